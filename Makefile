@@ -1,0 +1,51 @@
+# fmnist-report: `make report` regenerates the series, `make test` runs every test.
+# Each target does its own set-up (system packages, .venv, data).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+NB ?=
+
+.PHONY: report test retrain lint unit nbval bench setup system-deps clean-venv
+
+setup: system-deps $(VENV)/.installed
+
+system-deps:
+	@bash scripts/system-deps.sh
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	@touch $@
+
+## Execute every notebook in place (replaying runs stored in results/) and export figures and tables.
+report: setup
+	$(BIN)/python scripts/run_notebooks.py $(if $(NB),notebooks/$(NB).ipynb,$(NOTEBOOKS))
+
+## Recompute every stored run (hours on a 2-core CPU); NB=02_mlp_from_scratch for one notebook.
+retrain: setup
+	FMNIST_RETRAIN=1 $(BIN)/python scripts/run_notebooks.py $(if $(NB),notebooks/$(NB).ipynb,$(NOTEBOOKS))
+
+lint: setup
+	$(BIN)/ruff check fmnist_utils tests notebooks benchmarks scripts
+
+unit: setup
+	$(BIN)/python -m pytest tests
+
+nbval: setup
+	FMNIST_CACHE_ONLY=1 $(BIN)/python -m pytest --nbval --nbval-current-env \
+		--nbval-sanitize-with tests/nbval_sanitize.cfg notebooks
+
+## Lint, unit tests and strict nbval on every notebook; never trains (FMNIST_CACHE_ONLY=1).
+test: setup
+	$(BIN)/ruff check fmnist_utils tests notebooks benchmarks scripts
+	FMNIST_CACHE_ONLY=1 $(BIN)/python -m pytest --nbval --nbval-current-env \
+		--nbval-sanitize-with tests/nbval_sanitize.cfg tests notebooks
+
+## Speed of the NumPy MLP against Keras on this machine (not part of CI).
+bench: setup
+	$(BIN)/python benchmarks/mlp_speed.py
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,15 @@
+"""fmnist_utils: what the fmnist-report notebooks share.
+
+- ``data``: load and verify Fashion-MNIST, preprocessing, the 48k/12k split
+- ``mlp``: the from-scratch NumPy MLP (layers, network, scikit-learn estimator)
+- ``gradcheck``: finite-difference gradient checks
+- ``keras_models``: Keras builders for the reports' MLPs and CNNs
+- ``experiments``: the runner and its cache in ``results/``
+- ``plotting``: plot style, shared plots, export of figures and tables
+"""
+
+from .data import CLASS_NAMES, load_fashion_mnist, load_splits
+from .paths import REPO_URL
+
+__all__ = ["CLASS_NAMES", "REPO_URL", "load_fashion_mnist", "load_splits"]
+__version__ = "0.1.0"

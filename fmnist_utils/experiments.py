@@ -1,0 +1,209 @@
+"""The experiment runner and its cache in ``results/``.
+
+A notebook asks for a run by experiment name and configuration::
+
+    record = run_experiment("02_depth", {"hidden": [128], "seed": 0}, train_fn)
+
+The runner returns the stored run when ``results/02_depth/<key>.json`` holds
+exactly that configuration, and otherwise calls ``train_fn(config)`` and stores
+what it returns, with the configuration, wall-clock seconds and library versions.
+
+- ``FMNIST_RETRAIN=1`` (``make retrain``) ignores stored runs and trains again.
+- ``FMNIST_CACHE_ONLY=1`` (``make test``) never trains: a missing run is an error,
+  so CI replays notebooks from ``results/`` and fails loudly if one is missing.
+
+Writes are atomic (temporary file + rename), so an interrupted run leaves no
+half-written file. ``train_fn`` may return ``status="diverged"`` with the epoch;
+such runs are stored and returned like any other, never as a valid score.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .paths import results_dir
+
+TrainFn = Callable[[dict], dict]
+
+
+class ResultsCacheError(RuntimeError):
+    """A stored run is unreadable, or a run is missing where training is not allowed."""
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def config_key(config: dict) -> str:
+    """A short, stable hash of the configuration (canonical JSON, sorted keys)."""
+    canonical = json.dumps(config, sort_keys=True, separators=(",", ":"), default=_jsonable)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, tuple):
+        return list(obj)
+    raise TypeError(f"{type(obj).__name__} is not JSON serialisable: store plain numbers, strings and lists")
+
+
+def _normalise(obj: Any) -> Any:
+    """Round-trip through JSON so an in-memory config compares equal to a stored one."""
+    return json.loads(json.dumps(obj, default=_jsonable))
+
+
+_NUMBER = r"(-?[\d.eE+\-]+|NaN|-?Infinity|null)"
+_NUMBER_LIST = re.compile(rf"\[\s*{_NUMBER}(\s*,\s*{_NUMBER})*\s*\]")
+
+
+def to_json(record: dict) -> str:
+    """Indented JSON with lists of numbers kept on one line (readable and diff-friendly)."""
+    text = json.dumps(record, indent=1, sort_keys=False, default=_jsonable)
+    return _NUMBER_LIST.sub(lambda m: re.sub(r"\s+", "", m.group(0)).replace(",", ", "), text)
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _atomic_write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
+    os.close(fd)
+    try:
+        np.savez_compressed(tmp, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries that can change a result (TensorFlow only if already imported)."""
+    names = ["numpy", "scikit-learn"]
+    if "tensorflow" in sys.modules:
+        names += ["tensorflow", "keras"]
+    versions = {"python": sys.version.split()[0]}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+def run_path(experiment: str, config: dict, root: Path | None = None) -> Path:
+    return (root or results_dir()) / experiment / f"{config_key(config)}.json"
+
+
+def load_run(path: Path) -> dict:
+    """Read one stored run; ResultsCacheError (naming the file and the remedy) if it is corrupt."""
+    try:
+        record = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ResultsCacheError(
+            f"{path} is not valid JSON ({exc}). Delete it (or run `make retrain`) to recompute this run."
+        ) from None
+    if not isinstance(record, dict) or "config" not in record:
+        raise ResultsCacheError(f"{path} has no 'config' entry; it is not a stored run. Delete it to recompute.")
+    return record
+
+
+def load_arrays(record: dict) -> dict[str, np.ndarray]:
+    """The arrays stored beside a run (e.g. test-set probabilities)."""
+    path = Path(record["_path"]).with_suffix(".npz")
+    if not path.is_file():
+        raise ResultsCacheError(f"{path} is missing; rerun this experiment with FMNIST_RETRAIN=1.")
+    with np.load(path) as data:
+        return dict(data)
+
+
+def run_experiment(
+    experiment: str, config: dict, train_fn: TrainFn, root: Path | None = None, retrain: bool | None = None
+) -> dict:
+    """Return the stored run of ``config`` or train it with ``train_fn(config)`` and store it.
+
+    ``train_fn`` returns a dict: metrics, ``history`` etc., and optionally ``arrays``
+    (a dict of NumPy arrays, saved as a compressed ``.npz`` beside the JSON) and
+    ``status`` (``"ok"`` or ``"diverged"``).
+    """
+    config = _normalise(config)
+    path = run_path(experiment, config, root)
+    retrain = _env_flag("FMNIST_RETRAIN") if retrain is None else retrain
+    if path.is_file() and not retrain:
+        record = load_run(path)
+        if record["config"] != config:
+            raise ResultsCacheError(
+                f"{path} holds a different configuration than its name says (hash collision or a hand edit). "
+                "Delete it to recompute."
+            )
+        record["_path"] = str(path)
+        return record
+    if _env_flag("FMNIST_CACHE_ONLY"):
+        raise ResultsCacheError(
+            f"No stored run for experiment {experiment!r} with config {config} (expected {path}). "
+            "FMNIST_CACHE_ONLY is set, so nothing is trained: run the notebook without it "
+            "(or `make retrain`) to compute and store this run."
+        )
+    start = time.perf_counter()
+    outcome = dict(train_fn(config))
+    seconds = time.perf_counter() - start
+    arrays = outcome.pop("arrays", None)
+    record = {
+        "experiment": experiment,
+        "config": config,
+        "status": outcome.pop("status", "ok"),
+        **_normalise(outcome),
+        "seconds": round(seconds, 2),
+        "versions": library_versions(),
+    }
+    if arrays:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _atomic_write_npz(path.with_suffix(".npz"), arrays)
+    _atomic_write_text(path, to_json(record) + "\n")
+    record["_path"] = str(path)
+    return record
+
+
+def run_seeds(
+    experiment: str, config: dict, train_fn: TrainFn, seeds: Iterable[int] = (0, 1, 2), **kwargs: Any
+) -> list[dict]:
+    """``run_experiment`` once per seed (the seed goes into the config as ``seed``)."""
+    return [run_experiment(experiment, {**config, "seed": int(s)}, train_fn, **kwargs) for s in seeds]
+
+
+def stored_runs(experiment: str, root: Path | None = None) -> list[dict]:
+    """Every stored run of an experiment, sorted by file name."""
+    folder = (root or results_dir()) / experiment
+    return [dict(load_run(p), _path=str(p)) for p in sorted(folder.glob("*.json"))]
+
+
+def metric_values(records: Iterable[dict], metric: str) -> list[float]:
+    """``metric`` of each successful run; diverged runs contribute nothing."""
+    return [r[metric] for r in records if r.get("status") == "ok"]

@@ -1,0 +1,130 @@
+"""One plot style for the series, shared plots, and export of figures and tables.
+
+Exports are byte-reproducible: PNG and PDF carry no date or software version.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from .paths import figures_dir
+
+PNG_METADATA = {"Software": None}
+PDF_METADATA = {"CreationDate": None, "Creator": None, "Producer": None}
+
+
+def set_style() -> None:
+    """The series' plot style: readable sizes, light grid, colour-blind-safe palette."""
+    import seaborn as sns
+
+    sns.set_theme(context="notebook", style="whitegrid", palette="colorblind")
+    mpl.rcParams.update({
+        "figure.figsize": (6.4, 4.0),
+        "figure.dpi": 100,
+        "savefig.dpi": 150,
+        "savefig.bbox": "tight",
+        "axes.titlesize": "medium",
+        "legend.frameon": False,
+        "pdf.fonttype": 42,  # embed TrueType so LaTeX users can edit text
+        "svg.hashsalt": "fmnist-report",
+    })
+
+
+def _atomic_write(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def save_figure(fig: mpl.figure.Figure, notebook: str, name: str, pdf: bool = True) -> Path:
+    """Save ``fig`` as ``figures/<notebook>/<name>.png`` (and ``.pdf``); return the PNG path."""
+    folder = figures_dir() / notebook
+    png = folder / f"{name}.png"
+    _atomic_write(png, lambda p: fig.savefig(p, format="png", metadata=PNG_METADATA))
+    if pdf:
+        _atomic_write(folder / f"{name}.pdf", lambda p: fig.savefig(p, format="pdf", metadata=PDF_METADATA))
+    return png
+
+
+def save_table(df: pd.DataFrame, notebook: str, name: str, index: bool = False, float_format: str = "%.4f") -> Path:
+    """Save ``df`` as ``figures/<notebook>/<name>.csv``, ``.md`` and ``.tex``; return the CSV path."""
+    folder = figures_dir() / notebook
+    csv = folder / f"{name}.csv"
+    _atomic_write(csv, lambda p: df.to_csv(p, index=index, float_format=float_format, lineterminator="\n"))
+    fmt = float_format.lstrip("%")
+    _atomic_write(folder / f"{name}.md",
+                  lambda p: Path(p).write_text(df.to_markdown(index=index, floatfmt=fmt) + "\n"))
+    _atomic_write(folder / f"{name}.tex",
+                  lambda p: Path(p).write_text(df.to_latex(index=index, float_format=float_format.__mod__)))
+    return csv
+
+
+def mean_std(values: Sequence[float], digits: int = 4) -> str:
+    """``0.8798 ± 0.0012`` (sample std, ddof=1); a single value has no ± part."""
+    values = np.asarray(values, dtype=float)
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return f"{values.mean():.{digits}f} ± {values.std(ddof=1):.{digits}f}"
+
+
+def plot_learning_curves(
+    histories: dict[str, Sequence[dict]],
+    metric: str = "accuracy",
+    ax: plt.Axes | None = None,
+    splits: Sequence[str] = ("train", "val"),
+) -> plt.Axes:
+    """Per-epoch curves, mean ± std band over seeds, one colour per model and one line style per split.
+
+    histories: label -> list of per-seed histories, each a dict with ``train_<metric>`` etc. lists.
+    """
+    ax = ax or plt.subplots()[1]
+    styles = {"train": "-", "val": "--", "test": ":"}
+    for i, (label, runs) in enumerate(histories.items()):
+        colour = f"C{i}"
+        for split in splits:
+            key = f"{split}_{metric}"
+            curves = [r[key] for r in runs if key in r]
+            if not curves:
+                continue
+            n = min(len(c) for c in curves)
+            arr = np.array([c[:n] for c in curves], dtype=float)
+            epochs = np.arange(1, n + 1)
+            mean = arr.mean(axis=0)
+            ax.plot(epochs, mean, styles[split], color=colour, label=f"{label} ({split})")
+            if len(arr) > 1:
+                std = arr.std(axis=0, ddof=1)
+                ax.fill_between(epochs, mean - std, mean + std, color=colour, alpha=0.15, linewidth=0)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("accuracy" if metric == "accuracy" else "cross-entropy loss")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def plot_image_grid(
+    images: np.ndarray, titles: Sequence[str], ncols: int = 10, size: float = 1.2, cmap: str = "gray_r"
+) -> mpl.figure.Figure:
+    """A grid of 28x28 images with a title under each."""
+    n = len(images)
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * (size + 0.25)), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, img, title in zip(axes.flat, images, titles):
+        ax.imshow(np.asarray(img).reshape(28, 28), cmap=cmap, vmin=0, vmax=255 if img.dtype == np.uint8 else None)
+        ax.set_title(title, fontsize=7)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,107 @@
+"""The runner and its cache: hits, misses, retrain, cache-only, atomic writes, corrupt files, divergence."""
+
+import json
+
+import numpy as np
+import pytest
+
+from fmnist_utils import experiments as ex
+
+
+class CountingTrainer:
+    def __init__(self, result=None):
+        self.calls = 0
+        self.result = result or {"test_accuracy": 0.9, "history": {"val_accuracy": [0.5, 0.75]}}
+
+    def __call__(self, config):
+        self.calls += 1
+        return dict(self.result)
+
+
+def test_trains_once_then_replays(tmp_path):
+    train = CountingTrainer()
+    first = ex.run_experiment("exp", {"lr": 0.1, "seed": 0}, train, root=tmp_path)
+    second = ex.run_experiment("exp", {"seed": 0, "lr": 0.1}, train, root=tmp_path)  # key order does not matter
+    assert train.calls == 1
+    assert first["test_accuracy"] == second["test_accuracy"] == 0.9
+    assert second["config"] == {"lr": 0.1, "seed": 0} and second["status"] == "ok"
+    assert "seconds" in second and "numpy" in second["versions"]
+
+
+def test_different_config_trains_again(tmp_path):
+    train = CountingTrainer()
+    ex.run_experiment("exp", {"lr": 0.1}, train, root=tmp_path)
+    ex.run_experiment("exp", {"lr": 0.2}, train, root=tmp_path)
+    assert train.calls == 2 and len(ex.stored_runs("exp", root=tmp_path)) == 2
+
+
+def test_retrain_flag_recomputes(tmp_path, monkeypatch):
+    train = CountingTrainer()
+    ex.run_experiment("exp", {"lr": 0.1}, train, root=tmp_path)
+    monkeypatch.setenv("FMNIST_RETRAIN", "1")
+    ex.run_experiment("exp", {"lr": 0.1}, train, root=tmp_path)
+    assert train.calls == 2
+
+
+def test_cache_only_refuses_to_train(tmp_path, monkeypatch):
+    monkeypatch.setenv("FMNIST_CACHE_ONLY", "1")
+    with pytest.raises(ex.ResultsCacheError, match="FMNIST_CACHE_ONLY"):
+        ex.run_experiment("exp", {"lr": 0.1}, CountingTrainer(), root=tmp_path)
+
+
+def test_interrupted_run_leaves_no_file(tmp_path):
+    def interrupted(config):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        ex.run_experiment("exp", {"lr": 0.1}, interrupted, root=tmp_path)
+    assert not list(tmp_path.rglob("*.json"))
+
+
+def test_failed_write_leaves_no_partial_file(tmp_path, monkeypatch):
+    def unserialisable(config):
+        return {"model": object()}
+
+    with pytest.raises(TypeError, match="not JSON serialisable"):
+        ex.run_experiment("exp", {"lr": 0.1}, unserialisable, root=tmp_path)
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()]
+
+
+def test_corrupt_file_gives_clear_error(tmp_path):
+    path = ex.run_path("exp", {"lr": 0.1}, root=tmp_path)
+    path.parent.mkdir(parents=True)
+    path.write_text('{"config": {"lr": 0.1}, "test_acc')
+    with pytest.raises(ex.ResultsCacheError, match="not valid JSON.*Delete it"):
+        ex.run_experiment("exp", {"lr": 0.1}, CountingTrainer(), root=tmp_path)
+
+
+def test_file_with_other_config_is_refused(tmp_path):
+    path = ex.run_path("exp", {"lr": 0.1}, root=tmp_path)
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"config": {"lr": 0.3}}))
+    with pytest.raises(ex.ResultsCacheError, match="different configuration"):
+        ex.run_experiment("exp", {"lr": 0.1}, CountingTrainer(), root=tmp_path)
+
+
+def test_diverged_run_is_recorded_and_excluded(tmp_path):
+    diverged = CountingTrainer({"status": "diverged", "diverged_epoch": 1, "test_accuracy": None})
+    record = ex.run_experiment("exp", {"lr": 10.0}, diverged, root=tmp_path)
+    assert record["status"] == "diverged" and record["diverged_epoch"] == 1
+    ok = ex.run_experiment("exp", {"lr": 0.1}, CountingTrainer(), root=tmp_path)
+    assert ex.metric_values([record, ok], "test_accuracy") == [0.9]
+
+
+def test_arrays_stored_beside_run(tmp_path):
+    probs = np.random.default_rng(0).random((4, 10)).astype(np.float32)
+    trainer = CountingTrainer({"test_accuracy": 0.5, "arrays": {"test_proba": probs}})
+    record = ex.run_experiment("exp", {"seed": 1}, trainer, root=tmp_path)
+    replay = ex.run_experiment("exp", {"seed": 1}, trainer, root=tmp_path)
+    np.testing.assert_array_equal(ex.load_arrays(replay)["test_proba"], probs)
+    assert "arrays" not in record
+
+
+def test_run_seeds_and_json_is_readable(tmp_path):
+    records = ex.run_seeds("exp", {"lr": 0.1}, CountingTrainer(), seeds=[0, 1], root=tmp_path)
+    assert [r["config"]["seed"] for r in records] == [0, 1]
+    text = ex.run_path("exp", {"lr": 0.1, "seed": 0}, root=tmp_path).read_text()
+    assert '"val_accuracy": [0.5, 0.75]' in text  # number lists stay on one line

@@ -1,0 +1,57 @@
+"""Export helpers: file set, byte-identical reruns, tables in three formats."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from fmnist_utils import plotting  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def figures_in_tmp(tmp_path, monkeypatch):
+    monkeypatch.setenv("FMNIST_FIGURES_DIR", str(tmp_path))
+    return tmp_path
+
+
+def _figure():
+    plotting.set_style()
+    fig, ax = plt.subplots()
+    ax.plot([1, 2, 3], [0.5, 0.7, 0.8])
+    ax.set_xlabel("epoch")
+    return fig
+
+
+def test_save_figure_writes_png_and_pdf_reproducibly(figures_in_tmp):
+    fig = _figure()
+    png = plotting.save_figure(fig, "nb", "curve")
+    first = {p.name: p.read_bytes() for p in (figures_in_tmp / "nb").iterdir()}
+    plotting.save_figure(fig, "nb", "curve")
+    second = {p.name: p.read_bytes() for p in (figures_in_tmp / "nb").iterdir()}
+    assert png == figures_in_tmp / "nb" / "curve.png"
+    assert set(first) == {"curve.png", "curve.pdf"}
+    assert first == second
+    assert b"CreationDate" not in first["curve.pdf"] and b"Matplotlib" not in first["curve.png"]
+    plt.close(fig)
+
+
+def test_save_table_writes_csv_md_tex(figures_in_tmp):
+    df = pd.DataFrame({"model": ["a", "b"], "accuracy": [0.91234, 0.8]})
+    csv = plotting.save_table(df, "nb", "results")
+    assert csv.read_text().splitlines() == ["model,accuracy", "a,0.9123", "b,0.8000"]
+    assert "| a " in (figures_in_tmp / "nb" / "results.md").read_text()
+    assert "\\begin{tabular}" in (figures_in_tmp / "nb" / "results.tex").read_text()
+
+
+def test_mean_std():
+    assert plotting.mean_std([0.8, 0.9]) == "0.8500 ± 0.0707"
+    assert plotting.mean_std([0.8]) == "0.8000"
+
+
+def test_learning_curves_label_axes():
+    ax = plotting.plot_learning_curves({"m": [{"train_accuracy": [0.5, 0.6], "val_accuracy": [0.4, 0.5]}] * 2})
+    assert ax.get_xlabel() == "epoch" and ax.get_ylabel() == "accuracy"
+    assert len(ax.get_lines()) == 2
+    plt.close(ax.figure)
