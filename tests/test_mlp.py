@@ -1,0 +1,202 @@
+"""The from-scratch MLP: layers, optimizers, the estimator contract, bad input, divergence, early stopping."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import check_estimator
+
+from fmnist_utils import mlp
+from fmnist_utils.mlp import MLPClassifier
+
+
+def blobs(n=300, d=8, classes=3, seed=0):
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(0, 3, (classes, d))
+    y = rng.integers(0, classes, n)
+    return (centers[y] + rng.normal(size=(n, d))).astype(np.float32), y
+
+
+def test_passes_check_estimator():
+    # Only check_array_api_input is skipped, by sklearn itself (it needs SCIPY_ARRAY_API=1); nothing is excluded.
+    results = check_estimator(MLPClassifier(random_state=0), on_fail=None)
+    failed = [r["check_name"] for r in results if r["status"] == "failed"]
+    skipped = {r["check_name"] for r in results if r["status"] == "skipped"}
+    assert not failed
+    assert skipped <= {"check_array_api_input"}
+
+
+def test_sklearn_tools_work_unchanged():
+    X, y = blobs()
+    pipe = make_pipeline(StandardScaler(), MLPClassifier((16,), learning_rate_init=0.01, max_iter=50, random_state=0))
+    assert cross_val_score(pipe, X, y, cv=3).mean() > 0.9
+    grid = GridSearchCV(MLPClassifier((8,), max_iter=20, random_state=0),
+                        {"learning_rate_init": [1e-4, 1e-2]}, cv=3).fit(X, y)
+    assert grid.best_params_ == {"learning_rate_init": 1e-2}
+
+
+def test_seeded_fit_is_reproducible_and_keeps_dtype():
+    X, y = blobs()
+    a = MLPClassifier((16,), max_iter=5, random_state=3, dropout=0.2).fit(X, y)
+    b = MLPClassifier((16,), max_iter=5, random_state=3, dropout=0.2).fit(X, y)
+    np.testing.assert_array_equal(a.coefs_[0], b.coefs_[0])
+    assert a.coefs_[0].dtype == np.float32
+    assert MLPClassifier((4,), max_iter=1, dtype="float64").fit(X, y).coefs_[0].dtype == np.float64
+
+
+@pytest.mark.parametrize("params, name", [
+    ({"activation": "swish"}, "activation"),
+    ({"learning_rate_init": -0.1}, "learning_rate_init"),
+    ({"alpha": -1.0}, "alpha"),
+    ({"dropout": 1.0}, "dropout"),
+    ({"solver": "lbfgs"}, "solver"),
+    ({"init": "zeros"}, "init"),
+])
+def test_invalid_parameters_name_the_argument(params, name):
+    X, y = blobs(30)
+    with pytest.raises(ValueError, match=f"'{name}' parameter"):
+        MLPClassifier(**params).fit(X, y)
+
+
+def test_bad_input_errors_name_the_problem():
+    X, y = blobs(60)
+    clf = MLPClassifier((4,), max_iter=2).fit(X, y)
+    with pytest.raises(ValueError, match="X has 5 features, but MLPClassifier is expecting 8"):
+        clf.predict(X[:, :5])
+    X_nan = X.copy()
+    X_nan[0, 0] = np.nan
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        MLPClassifier().fit(X_nan, y)
+    with pytest.raises(ValueError, match="labels not seen in fit: \\[7\\]"):
+        clf.log_loss(X[:2], [0, 7])
+    with pytest.raises(ValueError, match="classes must be passed"):
+        MLPClassifier().partial_fit(X, y)
+
+
+def test_divergence_is_recorded_not_scored():
+    X, y = blobs(200)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # overflow inside the diverging run is expected, not noise
+        with pytest.warns(ConvergenceWarning, match=r"diverged: non-finite training loss in epoch \d"):
+            clf = MLPClassifier((32,), solver="sgd", momentum=0.0, learning_rate_init=1e3, max_iter=20,
+                                random_state=0).fit(X * 1e4, y)
+    assert clf.diverged_epoch_ is not None and clf.n_iter_ == clf.diverged_epoch_ - 1
+    with pytest.raises(mlp.DivergedError, match=f"diverged in epoch {clf.diverged_epoch_}"):
+        clf.score(X, y)
+
+
+def test_early_stopping_restores_best_weights():
+    X, y = blobs(400, seed=1)
+    X_val, y_val = blobs(200, seed=1)
+    X_val = X_val + np.random.default_rng(5).normal(0, 2.5, X_val.shape).astype(np.float32)  # noisy: val peaks early
+    clf = MLPClassifier((64,), learning_rate_init=0.01, max_iter=300, early_stopping=True, n_iter_no_change=5,
+                        early_stopping_monitor="val_loss", tol=0.0, random_state=0)
+    clf.fit(X, y, validation_data=(X_val, y_val))
+    losses = clf.history_["val_loss"]
+    assert clf.n_iter_ < 300 and clf.n_iter_ == clf.best_epoch_ + 5
+    assert clf.best_epoch_ == int(np.argmin(losses)) + 1
+    assert clf.log_loss(X_val, y_val) == pytest.approx(min(losses), rel=1e-5)
+
+
+def test_fixed_epochs_and_histories():
+    X, y = blobs(100)
+    clf = MLPClassifier((8,), max_iter=7, batch_size=32, n_iter_no_change=None).fit(X, y, validation_data=(X, y))
+    assert clf.n_iter_ == 7 and len(clf.loss_curve_) == 7 and len(clf.history_["val_accuracy"]) == 7
+    assert len(clf.batch_loss_) == 7 * 4  # ceil(100 / 32) mini-batches per epoch
+
+
+def test_partial_fit_and_warm_start_continue_training():
+    X, y = blobs()
+    clf = MLPClassifier((8,), random_state=0)
+    for _ in range(3):
+        clf.partial_fit(X, y, classes=[0, 1, 2])
+    assert clf.n_iter_ == 3
+    warm = MLPClassifier((8,), max_iter=2, warm_start=True, n_iter_no_change=None, random_state=0).fit(X, y)
+    first = warm.coefs_[0].copy()
+    warm.fit(X, y)
+    assert warm.n_iter_ == 4 and not np.array_equal(first, warm.coefs_[0])
+
+
+def test_dropout_and_batch_norm_are_deterministic_at_inference():
+    X, y = blobs()
+    clf = MLPClassifier((16,), dropout=0.5, batch_norm=True, max_iter=10, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(clf.predict_proba(X), clf.predict_proba(X))
+    np.testing.assert_allclose(clf.predict_proba(X[:5]), clf.predict_proba(X)[:5], rtol=1e-6)
+    np.testing.assert_allclose(clf.predict_proba(X).sum(axis=1), 1, rtol=1e-5)
+
+
+def test_dropout_scales_kept_units():
+    layer = mlp.Dropout(0.25, np.random.default_rng(0))
+    out = layer.forward(np.ones((1000, 100), np.float32), train=True)
+    assert set(np.unique(out)) == {0.0, np.float32(1 / 0.75)}
+    assert abs((out == 0).mean() - 0.25) < 0.01
+
+
+def test_batch_norm_normalises_in_training():
+    layer = mlp.BatchNorm(4, np.float64)
+    x = np.random.default_rng(0).normal(5, 3, (256, 4))
+    out = layer.forward(x, train=True)
+    np.testing.assert_allclose(out.mean(axis=0), 0, atol=1e-9)
+    np.testing.assert_allclose(out.std(axis=0), 1, atol=1e-3)
+    np.testing.assert_allclose(layer.running_mean, 0.01 * x.mean(axis=0))
+
+
+def test_softmax_cross_entropy_is_stable():
+    logits = np.array([[1000.0, 0.0, -1000.0], [0.0, 0.0, 0.0]])
+    loss, dlogits = mlp.softmax_cross_entropy(logits, np.array([2, 0]))
+    assert np.isfinite(loss) and loss == pytest.approx((2000 + np.log(3)) / 2)
+    np.testing.assert_allclose(dlogits.sum(axis=1), 0, atol=1e-12)
+
+
+def test_sgd_variants_match_their_update_rules():
+    def one_param_net(w):
+        layer = mlp.Dense(np.array([[w]]), np.zeros(1))
+        layer.grads = {"W": np.array([[1.0]]), "b": np.zeros(1)}
+        return mlp.Network([layer]), layer
+
+    net, layer = one_param_net(0.0)
+    opt = mlp.SGD(momentum=0.9, nesterov=False)
+    opt.step(net, 0.1)
+    opt.step(net, 0.1)  # v1 = -0.1, v2 = -0.19; w = -0.29
+    assert layer.params["W"][0, 0] == pytest.approx(-0.29)
+    net, layer = one_param_net(0.0)
+    opt = mlp.SGD(momentum=0.9, nesterov=True)
+    opt.step(net, 0.1)  # v = -0.1; w += 0.9 v - 0.1 = -0.19
+    assert layer.params["W"][0, 0] == pytest.approx(-0.19)
+    net, layer = one_param_net(0.0)
+    mlp.Adam().step(net, 0.1)  # first Adam step moves by lr * sign(grad)
+    assert layer.params["W"][0, 0] == pytest.approx(-0.1, rel=1e-6)
+
+
+def test_learning_rate_schedules():
+    assert mlp.scheduled_learning_rate(0.1, 25, "step", 50, step_size=10, step_factor=0.5) == pytest.approx(0.025)
+    assert mlp.scheduled_learning_rate(0.1, 0, "cosine", 50) == pytest.approx(0.1)
+    assert mlp.scheduled_learning_rate(0.1, 25, "cosine", 50) == pytest.approx(0.05)
+    assert mlp.scheduled_learning_rate(0.1, 7, "constant", 50) == 0.1
+
+
+def test_init_schemes_have_their_scale():
+    rng = np.random.default_rng(0)
+    assert mlp.init_weights(784, 128, "he", rng, np.float64).std() == pytest.approx(np.sqrt(2 / 784), rel=0.02)
+    assert mlp.init_weights(784, 128, "normal", rng, np.float64).std() == pytest.approx(1, rel=0.02)
+    limit = np.sqrt(6 / (784 + 128))
+    assert np.abs(mlp.init_weights(784, 128, "glorot", rng, np.float64)).max() <= limit
+
+
+def test_l2_first_layer_only_penalises_one_matrix():
+    X, y = blobs(50)
+    clf = MLPClassifier((4,), max_iter=1, alpha=2.0, l2_first_layer_only=True).fit(X, y)
+    w0 = clf.coefs_[0]
+    assert clf.network_.penalty(10) == pytest.approx(0.5 * 2.0 * float((w0.astype(np.float64) ** 2).sum()) / 10,
+                                                      rel=1e-5)
+
+
+def test_no_convergence_warning_with_fixed_epochs():
+    X, y = blobs(60)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        MLPClassifier((4,), max_iter=2, n_iter_no_change=None).fit(X, y)
