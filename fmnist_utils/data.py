@@ -254,8 +254,11 @@ class Splits:
 NORMALIZATIONS = ("scale", "center", "standardize", "raw")
 
 
+@lru_cache(maxsize=4)
 def load_splits(normalize: str = "scale", flat: bool = True, dtype: str = "float32") -> Splits:
     """The series' standard data: stratified 48k/12k split of train, plus test.
+
+    Cached per process: the arrays are shared and read-only (copy before changing them).
 
     normalize: ``scale`` ([0, 1]), ``center`` (scaled, minus the training mean),
     ``standardize`` (scaled, zero mean and unit variance from training), ``raw`` (0..255 as floats).
@@ -272,4 +275,6 @@ def load_splits(normalize: str = "scale", flat: bool = True, dtype: str = "float
         arrays = standardize(*arrays)
     shape = (-1, 784) if flat else (-1, 28, 28, 1)
     x_train, x_val, x_test = (a.reshape(shape) for a in arrays)
+    for a in (x_train, x_val, x_test):
+        a.flags.writeable = False
     return Splits(x_train, y_train.astype(np.int64), x_val, y_val.astype(np.int64), x_test, y_test.astype(np.int64))

@@ -207,3 +207,96 @@ def stored_runs(experiment: str, root: Path | None = None) -> list[dict]:
 def metric_values(records: Iterable[dict], metric: str) -> list[float]:
     """``metric`` of each successful run; diverged runs contribute nothing."""
     return [r[metric] for r in records if r.get("status") == "ok"]
+
+
+def summarize(records: Iterable[dict], metric: str) -> dict:
+    """Mean, sample std and count of ``metric`` over successful runs, and how many diverged."""
+    records = list(records)
+    values = np.asarray(metric_values(records, metric), dtype=float)
+    return {
+        "mean": float(values.mean()) if len(values) else float("nan"),
+        "std": float(values.std(ddof=1)) if len(values) > 1 else float("nan"),
+        "n_runs": len(values),
+        "n_diverged": sum(r.get("status") == "diverged" for r in records),
+    }
+
+
+# ----------------------------------------------------------------- trainers
+# A trainer takes a configuration dict and returns what the runner stores.
+
+MAX_STORED_BATCH_LOSSES = 2000
+
+
+def _downsample(values: list[float], limit: int = MAX_STORED_BATCH_LOSSES) -> tuple[list[float], int]:
+    every = max(1, int(np.ceil(len(values) / limit)))
+    return [round(float(v), 5) for v in values[::every]], every
+
+
+def train_numpy_mlp(config: dict) -> dict:
+    """Train our NumPy ``MLPClassifier`` on the standard split and evaluate it.
+
+    config: ``params`` (MLPClassifier keyword arguments), ``seed`` (its random_state),
+    optionally ``normalize`` (see ``data.load_splits``, default ``"scale"``) and ``store_test_proba``.
+    Selection (early stopping) uses the validation split; test metrics are reported, never used.
+    """
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    from .data import load_splits
+    from .mlp import MLPClassifier
+
+    data = load_splits(config.get("normalize", "scale"))
+    clf = MLPClassifier(**config["params"], random_state=config["seed"], verbose=config.get("verbose", True))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        clf.fit(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val))
+    batch_loss, every = _downsample(clf.batch_loss_)
+    out = {
+        "history": {k: [round(float(v), 6) for v in vals] for k, vals in clf.history_.items()},
+        "batch_loss": batch_loss,
+        "batch_loss_every": every,
+        "epochs": clf.n_iter_,
+        "n_parameters": clf.n_parameters_,
+        "warnings": sorted({str(w.message) for w in caught}),
+    }
+    if clf.diverged_epoch_ is not None:
+        return {**out, "status": "diverged", "diverged_epoch": clf.diverged_epoch_}
+    out["best_epoch"] = getattr(clf, "best_epoch_", clf.n_iter_)
+    for split in ("train", "val", "test"):
+        x, y = getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
+        out[f"{split}_accuracy"] = round(float(clf.score(x, y)), 6)
+        out[f"{split}_loss"] = round(float(clf.log_loss(x, y)), 6)
+    if config.get("store_test_proba"):
+        out["arrays"] = {"test_proba": clf.predict_proba(data.x_test).astype(np.float16)}
+    return out
+
+
+def grid_search_numpy_mlp(config: dict) -> dict:
+    """``GridSearchCV`` over our ``MLPClassifier`` on the 48,000 training images (stratified k-fold).
+
+    config: ``params`` (fixed keyword arguments), ``grid`` (param_grid), ``cv`` (folds), ``seed``.
+    The validation and test splits are not touched.
+    """
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+
+    from .data import load_splits
+    from .mlp import MLPClassifier
+
+    data = load_splits(config.get("normalize", "scale"))
+    search = GridSearchCV(
+        MLPClassifier(**config["params"], random_state=config["seed"]),
+        config["grid"],
+        cv=StratifiedKFold(config["cv"], shuffle=True, random_state=config["seed"]),
+        error_score=np.nan,
+        verbose=1 if config.get("verbose", True) else 0,
+    )
+    search.fit(data.x_train, data.y_train)
+    cv = search.cv_results_
+    rows = [
+        {"params": cv["params"][i], "mean_score": round(float(cv["mean_test_score"][i]), 6),
+         "std_score": round(float(cv["std_test_score"][i]), 6), "rank": int(cv["rank_test_score"][i]),
+         "fold_scores": [round(float(cv[f"split{k}_test_score"][i]), 6) for k in range(config["cv"])]}
+        for i in range(len(cv["params"]))
+    ]
+    return {"cv_results": rows, "best_params": search.best_params_, "best_score": round(float(search.best_score_), 6)}

@@ -83,3 +83,17 @@ def check_single_weights(net: Network, x: np.ndarray, y: np.ndarray, picks: list
         rows.append({"parameter": f"layer {layer_index} {name}{list(element)}", "numerical": numeric,
                      "backprop": a, "difference": abs(numeric - a)})
     return pd.DataFrame(rows)
+
+
+def perturbation_errors(net: Network, x: np.ndarray, y: np.ndarray, layer_index: int, name: str,
+                        elements: list[tuple], eps_values) -> list[float]:
+    """Relative error of the finite-difference estimate for some elements of one parameter, for each ε.
+
+    Falls as ε² (truncation) until rounding, which grows as 1/ε, takes over: the V of a correct backward pass.
+    """
+    loss = _loss_fn(net, x.astype(np.float64), y, seed=0)
+    loss()
+    p = net.layers[layer_index].params[name]
+    where = tuple(zip(*elements))
+    analytic = net.layers[layer_index].grads[name][where].copy()
+    return [relative_error(analytic, numerical_gradient(loss, p, eps, indices=elements)[where]) for eps in eps_values]

@@ -128,3 +128,39 @@ def plot_image_grid(
         ax.set_title(title, fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def plot_iteration_loss(runs_by_label: dict[str, Sequence[dict]], ax: plt.Axes | None = None,
+                        window: int = 50) -> plt.Axes:
+    """Mini-batch training loss against iteration (moving average), one line per model (first seed).
+
+    Each run is a stored record with ``batch_loss`` and ``batch_loss_every``.
+    """
+    ax = ax or plt.subplots()[1]
+    for i, (label, runs) in enumerate(runs_by_label.items()):
+        run = runs[0]
+        loss = np.asarray(run["batch_loss"], dtype=float)
+        every = run.get("batch_loss_every", 1)
+        w = max(1, min(window // every, len(loss)))
+        smooth = np.convolve(loss, np.ones(w) / w, mode="valid")
+        ax.plot((np.arange(len(smooth)) + w) * every, smooth, color=f"C{i}", label=label)
+    ax.set_xlabel("iteration (mini-batch)")
+    ax.set_ylabel(f"training cross-entropy (moving mean of {window})")
+    ax.set_yscale("log")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def plot_cv_scores(cv_results: Sequence[dict], param: str, ax: plt.Axes | None = None, label: str | None = None,
+                   log_x: bool = True) -> plt.Axes:
+    """Mean cross-validation accuracy (± std over folds) against one hyperparameter."""
+    ax = ax or plt.subplots()[1]
+    rows = sorted(cv_results, key=lambda r: r["params"][param])
+    x = [r["params"][param] for r in rows]
+    ax.errorbar(x, [r["mean_score"] for r in rows], yerr=[r["std_score"] for r in rows], marker="o", capsize=3,
+                label=label)
+    if log_x:
+        ax.set_xscale("log")
+    ax.set_xlabel(param.replace("_", " "))
+    ax.set_ylabel("mean CV accuracy")
+    return ax

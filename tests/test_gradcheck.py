@@ -3,7 +3,13 @@
 import numpy as np
 import pytest
 
-from fmnist_utils.gradcheck import check_gradients, check_single_weights, numerical_gradient, relative_error
+from fmnist_utils.gradcheck import (
+    check_gradients,
+    check_single_weights,
+    numerical_gradient,
+    perturbation_errors,
+    relative_error,
+)
 from fmnist_utils.mlp import MLPClassifier
 
 
@@ -73,3 +79,11 @@ def test_float32_network_is_refused():
     clf = MLPClassifier(hidden_layer_sizes=(3,), max_iter=1).fit(np.eye(4), [0, 1, 0, 1])
     with pytest.raises(ValueError, match="float64"):
         check_gradients(clf.network_, np.eye(4), np.array([0, 1, 0, 1]))
+
+
+def test_perturbation_errors_fall_with_epsilon_until_rounding():
+    net, x, y = small_net(activation="tanh")
+    big, mid, tiny = gradcheck_errors = perturbation_errors(net, x, y, 0, "W", [(0, 0), (1, 2)], [1e-1, 1e-5, 1e-13])
+    assert mid < big / 1e4  # truncation error ~ eps^2
+    assert tiny > mid  # rounding error ~ 1 / eps
+    assert len(gradcheck_errors) == 3
