@@ -45,7 +45,7 @@ test: setup
 
 ## Speed of the NumPy MLP against Keras on this machine (not part of CI).
 bench: setup
-	$(BIN)/python benchmarks/mlp_speed.py
+	$(BIN)/python benchmarks/mlp_speed.py | tee results/benchmarks/mlp_speed.txt
 
 clean-venv:
 	rm -rf $(VENV)

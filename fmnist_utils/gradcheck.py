@@ -48,7 +48,7 @@ def numerical_gradient(loss, p: np.ndarray, eps: float = 1e-6, indices=None) -> 
 def check_gradients(net: Network, x: np.ndarray, y: np.ndarray, eps: float = 1e-6, seed: int = 0) -> pd.DataFrame:
     """Relative error between backprop and finite differences, one row per parameter array.
 
-    net must hold float64 parameters; x: (N, D) float64, y: (N,) integer labels.
+    net must hold float64 parameters; x: (N, D) float64, y: (N,) integer labels 0..C-1 (the network's outputs).
     """
     if any(layer.params[name].dtype != np.float64 for layer, name in net.parameters()):
         raise ValueError("check_gradients needs a float64 network (MLPClassifier(dtype='float64'))")
