@@ -24,7 +24,6 @@ import json
 import os
 import re
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterable
 from importlib import metadata
@@ -33,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from .paths import results_dir
+from .paths import atomic_write, results_dir
 
 TrainFn = Callable[[dict], dict]
 
@@ -77,31 +76,6 @@ def to_json(record: dict) -> str:
     """Indented JSON with lists of numbers kept on one line (readable and diff-friendly)."""
     text = json.dumps(record, indent=1, sort_keys=False, default=_jsonable)
     return _NUMBER_LIST.sub(lambda m: re.sub(r"\s+", "", m.group(0)).replace(",", ", "), text)
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _atomic_write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
-    os.close(fd)
-    try:
-        np.savez_compressed(tmp, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def library_versions() -> dict[str, str]:
@@ -183,10 +157,10 @@ def run_experiment(
         "seconds": round(seconds, 2),
         "versions": library_versions(),
     }
+    text = to_json(record) + "\n"  # serialise first: a failure here must leave no file at all
     if arrays:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_write_npz(path.with_suffix(".npz"), arrays)
-    _atomic_write_text(path, to_json(record) + "\n")
+        atomic_write(path.with_suffix(".npz"), lambda tmp: np.savez_compressed(tmp, **arrays))
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
     record["_path"] = str(path)
     return record
 

@@ -4,6 +4,8 @@ so notebooks run alike from ``notebooks/`` and from the repository root."""
 from __future__ import annotations
 
 import os
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 #: The project's repository; notebooks install ``fmnist_utils`` from it in Colab
@@ -28,3 +30,18 @@ def results_dir() -> Path:
 def figures_dir() -> Path:
     """``figures/`` (override with ``$FMNIST_FIGURES_DIR``)."""
     return Path(os.environ.get("FMNIST_FIGURES_DIR", _root() / "figures"))
+
+
+def atomic_write(path: Path, write: Callable[[str], object]) -> None:
+    """Create ``path`` through ``write(temporary_path)`` and a rename, so no reader ever sees half a file
+    and an interrupted or failed write leaves nothing behind."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; these are shared files
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

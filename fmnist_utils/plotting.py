@@ -5,8 +5,6 @@ Exports are byte-reproducible: PNG and PDF carry no date or software version.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,7 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .paths import figures_dir
+from .paths import atomic_write, figures_dir
 
 PNG_METADATA = {"Software": None}
 PDF_METADATA = {"CreationDate": None, "Creator": None, "Producer": None}
@@ -38,25 +36,13 @@ def set_style() -> None:
     })
 
 
-def _atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def save_figure(fig: mpl.figure.Figure, notebook: str, name: str, pdf: bool = True) -> Path:
     """Save ``fig`` as ``figures/<notebook>/<name>.png`` (and ``.pdf``); return the PNG path."""
     folder = figures_dir() / notebook
     png = folder / f"{name}.png"
-    _atomic_write(png, lambda p: fig.savefig(p, format="png", metadata=PNG_METADATA))
+    atomic_write(png, lambda p: fig.savefig(p, format="png", metadata=PNG_METADATA))
     if pdf:
-        _atomic_write(folder / f"{name}.pdf", lambda p: fig.savefig(p, format="pdf", metadata=PDF_METADATA))
+        atomic_write(folder / f"{name}.pdf", lambda p: fig.savefig(p, format="pdf", metadata=PDF_METADATA))
     return png
 
 
@@ -64,11 +50,11 @@ def save_table(df: pd.DataFrame, notebook: str, name: str, index: bool = False, 
     """Save ``df`` as ``figures/<notebook>/<name>.csv``, ``.md`` and ``.tex``; return the CSV path."""
     folder = figures_dir() / notebook
     csv = folder / f"{name}.csv"
-    _atomic_write(csv, lambda p: df.to_csv(p, index=index, float_format=float_format, lineterminator="\n"))
+    atomic_write(csv, lambda p: df.to_csv(p, index=index, float_format=float_format, lineterminator="\n"))
     fmt = float_format.lstrip("%")
-    _atomic_write(folder / f"{name}.md",
+    atomic_write(folder / f"{name}.md",
                   lambda p: Path(p).write_text(df.to_markdown(index=index, floatfmt=fmt) + "\n"))
-    _atomic_write(folder / f"{name}.tex",
+    atomic_write(folder / f"{name}.tex",
                   lambda p: Path(p).write_text(df.to_latex(index=index, float_format=float_format.__mod__)))
     return csv
 
@@ -164,3 +150,11 @@ def plot_cv_scores(cv_results: Sequence[dict], param: str, ax: plt.Axes | None =
     ax.set_xlabel(param.replace("_", " "))
     ax.set_ylabel("mean CV accuracy")
     return ax
+
+
+def formatted(df: pd.DataFrame, formats: dict[str, str]) -> pd.DataFrame:
+    """A copy of ``df`` with some columns rendered as strings, e.g. ``{"error": "{:.0e}"}``.
+
+    Unlike ``df.style``, the result displays the same on every run (Styler's HTML carries a random id).
+    """
+    return df.assign(**{col: df[col].map(fmt.format) for col, fmt in formats.items()})

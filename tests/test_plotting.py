@@ -55,3 +55,10 @@ def test_learning_curves_label_axes():
     assert ax.get_xlabel() == "epoch" and ax.get_ylabel() == "accuracy"
     assert len(ax.get_lines()) == 2
     plt.close(ax.figure)
+
+
+def test_formatted_renders_columns_without_changing_the_original():
+    df = pd.DataFrame({"error": [1.234e-10, 5e-9], "n": [1, 2]})
+    out = plotting.formatted(df, {"error": "{:.0e}"})
+    assert out["error"].tolist() == ["1e-10", "5e-09"] and out["n"].tolist() == [1, 2]
+    assert df["error"].dtype == float
