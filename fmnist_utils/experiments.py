@@ -79,16 +79,12 @@ def to_json(record: dict) -> str:
 
 
 def library_versions() -> dict[str, str]:
-    """Versions of the libraries that can change a result (TensorFlow only if already imported)."""
-    names = ["numpy", "scikit-learn"]
-    if "tensorflow" in sys.modules:
-        names += ["tensorflow", "keras"]
-    versions = {"python": sys.version.split()[0]}
-    for name in names:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
+    """Versions of the libraries that can change a result (TensorFlow and Keras only if already imported)."""
+    versions = {"python": sys.version.split()[0], "numpy": np.__version__,
+                "scikit-learn": metadata.version("scikit-learn")}
+    for name in ("tensorflow", "keras"):
+        if name in sys.modules:
+            versions[name] = sys.modules[name].__version__
     return versions
 
 

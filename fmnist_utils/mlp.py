@@ -211,6 +211,27 @@ def init_weights(fan_in: int, fan_out: int, scheme: str, rng: np.random.Generato
 # ====================================================== 2. training pieces
 
 
+def augment_batch(x: np.ndarray, rng: np.random.Generator, shift: int = 0, flip: bool = False,
+                  image_shape: tuple[int, int] = (28, 28)) -> np.ndarray:
+    """Random translations by up to ``shift`` pixels (zero fill) and horizontal flips of flattened images.
+
+    x: (N, H*W) with background 0 (pixels scaled to [0, 1]); returns a new (N, H*W) array.
+    """
+    n, (h, w) = len(x), image_shape
+    images = x.reshape(n, h, w)
+    if shift:
+        padded = np.pad(images, ((0, 0), (shift, shift), (shift, shift)))
+        dy, dx = rng.integers(0, 2 * shift + 1, size=(2, n))
+        rows = dy[:, None, None] + np.arange(h)[None, :, None]
+        cols = dx[:, None, None] + np.arange(w)[None, None, :]
+        images = padded[np.arange(n)[:, None, None], rows, cols]
+    if flip:
+        flipped = rng.random(n) < 0.5
+        images = np.where(flipped[:, None, None], images[:, :, ::-1], images)
+    return images.reshape(n, h * w)
+
+
+
 def softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits - logits.max(axis=1, keepdims=True)
     exp = np.exp(shifted)
@@ -375,6 +396,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
       ``batch_norm`` (after each hidden activation, before dropout, as report 002),
       ``init`` (``"he"``, ``"glorot"``, ``"normal"``), ``learning_rate_schedule``
       (``"constant"``, ``"step"``, ``"cosine"``), ``dtype`` (``"float32"`` or ``"float64"``).
+    - ``augment_shift`` (pixels) and ``augment_flip``: random translations and horizontal flips of each
+      training mini-batch of 28 x 28 images (see ``augment_batch``); validation and test data are never augmented.
     - ``fit(X, y, validation_data=(X_val, y_val))`` evaluates on a fixed validation set each
       epoch (and early-stops on it) instead of splitting off ``validation_fraction``.
 
@@ -416,6 +439,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "batch_norm": ["boolean"],
         "init": [StrOptions({"he", "glorot", "normal"})],
+        "augment_shift": [Interval(Integral, 0, None, closed="left")],
+        "augment_flip": ["boolean"],
         "dtype": [StrOptions({"float32", "float64"})],
     }
 
@@ -452,6 +477,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         dropout=0.0,
         batch_norm=False,
         init="he",
+        augment_shift=0,
+        augment_flip=False,
         dtype="float32",
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -484,6 +511,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         self.dropout = dropout
         self.batch_norm = batch_norm
         self.init = init
+        self.augment_shift = augment_shift
+        self.augment_flip = augment_flip
         self.dtype = dtype
 
     # ------------------------------------------------------------ building
@@ -605,8 +634,11 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             sum_loss = sum_correct = 0.0
             for lo in range(0, n, batch):
                 idx = order[lo:lo + batch]
+                xb = X[idx]
+                if self.augment_shift or self.augment_flip:
+                    xb = augment_batch(xb, self._rng, self.augment_shift, self.augment_flip)
                 with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is detected just below
-                    loss, penalty, logits = net.loss_and_grads(X[idx], y[idx])
+                    loss, penalty, logits = net.loss_and_grads(xb, y[idx])
                 total = loss + penalty
                 if not math.isfinite(total):
                     self._record_divergence(epoch + 1)

@@ -158,3 +158,35 @@ def formatted(df: pd.DataFrame, formats: dict[str, str]) -> pd.DataFrame:
     Unlike ``df.style``, the result displays the same on every run (Styler's HTML carries a random id).
     """
     return df.assign(**{col: df[col].map(fmt.format) for col, fmt in formats.items()})
+
+
+def comparison_table(
+    runs: dict[str, Sequence[dict]],
+    reported: dict[str, object],
+    metric: str = "test_accuracy",
+    label: str = "setting",
+    report_column: str = "report",
+    budget: str | dict[str, str] = "as reported",
+) -> pd.DataFrame:
+    """Report's number beside ours (mean ± std over seeds) for each setting.
+
+    runs: setting -> stored runs (one per seed); diverged runs are counted, never averaged.
+    reported: setting -> the report's figure (a number, or text such as "(figure only)").
+    budget: one budget for all rows, or one per setting.
+    """
+    rows = []
+    for name, records in runs.items():
+        ok = [r for r in records if r.get("status") == "ok"]
+        diverged = [r for r in records if r.get("status") == "diverged"]
+        if ok:
+            ours = mean_std([r[metric] for r in ok])
+        else:
+            ours = "diverged (epoch " + ", ".join(str(r["diverged_epoch"]) for r in diverged) + ")"
+        rows.append({
+            label: name,
+            report_column: reported.get(name, ""),
+            f"ours: {metric.replace('_', ' ')}": ours,
+            "runs (seeds)": f"{len(ok)}" + (f" + {len(diverged)} diverged" if diverged and ok else ""),
+            "budget": budget if isinstance(budget, str) else budget[name],
+        })
+    return pd.DataFrame(rows)

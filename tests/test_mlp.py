@@ -200,3 +200,27 @@ def test_no_convergence_warning_with_fixed_epochs():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         MLPClassifier((4,), max_iter=2, n_iter_no_change=None).fit(X, y)
+
+
+def test_augment_batch_shifts_and_flips_images():
+    rng = np.random.default_rng(0)
+    image = np.zeros((28, 28), np.float32)
+    image[10, 5] = 1.0
+    x = np.repeat(image.reshape(1, -1), 200, axis=0)
+    shifted = mlp.augment_batch(x, rng, shift=2).reshape(-1, 28, 28)
+    rows, cols = np.nonzero(shifted.sum(axis=0))
+    assert set(rows) == set(range(8, 13)) and set(cols) == set(range(3, 8))  # every shift in [-2, 2] occurs
+    assert (shifted.reshape(200, -1).sum(axis=1) == 1).all()  # a pixel moves, nothing is duplicated
+    flipped = mlp.augment_batch(x, rng, flip=True).reshape(-1, 28, 28)
+    share = flipped[:, 10, 22].mean()
+    assert 0.35 < share < 0.65 and (flipped[:, 10, 5] + flipped[:, 10, 22] == 1).all()
+
+
+def test_augmentation_changes_training_not_inference():
+    X, y = blobs(64, d=784)
+    X = np.abs(X)
+    plain = MLPClassifier((8,), max_iter=2, random_state=0, n_iter_no_change=None).fit(X, y)
+    augmented = MLPClassifier((8,), max_iter=2, random_state=0, n_iter_no_change=None, augment_shift=1,
+                              augment_flip=True).fit(X, y)
+    assert not np.allclose(plain.coefs_[0], augmented.coefs_[0])
+    np.testing.assert_array_equal(augmented.predict_proba(X[:3]), augmented.predict_proba(X[:3]))

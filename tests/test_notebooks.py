@@ -22,6 +22,17 @@ def inventory_rows() -> list[dict]:
         return list(csv.DictReader(f))
 
 
+# Inventory rows whose notebook exists but which are not regenerated yet, with the issue that will do it.
+# The heading test fails when such a row gets a heading, so this list shrinks as the work lands.
+PENDING_ROWS = {
+    "004.BASE": "issue 6",
+    "004.CAP": "issue 6",
+    "004.ARCH": "issue 6",
+    "004.OPT": "issue 6",
+    "004.MLPFINAL": "issue 6",
+}
+
+
 def test_notebooks_exist_and_are_numbered():
     assert NOTEBOOKS, "no notebooks found"
     assert NOTEBOOKS[0].name == "01_data_exploration.ipynb"
@@ -39,9 +50,12 @@ def test_every_inventory_row_has_a_heading(nb):
     headings = [line for c in cells(nb) if c["cell_type"] == "markdown"
                 for line in "".join(c["source"]).splitlines() if line.startswith("#")]
     number = nb.name[:2]
-    expected = [row["id"] for row in inventory_rows() if row["notebook"] == number]
-    missing = [i for i in expected if not any(re.search(rf"\b{re.escape(i)}\b", h) for h in headings)]
+    rows = [row["id"] for row in inventory_rows() if row["notebook"] == number]
+    named = {i for i in rows if any(re.search(rf"\b{re.escape(i)}\b", h) for h in headings)}
+    missing = [i for i in rows if i not in named and i not in PENDING_ROWS]
     assert not missing, f"{nb.name} has no heading naming {missing}"
+    done = sorted(named & set(PENDING_ROWS))
+    assert not done, f"{done} now have headings in {nb.name}: remove them from PENDING_ROWS"
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)

@@ -62,3 +62,12 @@ def test_formatted_renders_columns_without_changing_the_original():
     out = plotting.formatted(df, {"error": "{:.0e}"})
     assert out["error"].tolist() == ["1e-10", "5e-09"] and out["n"].tolist() == [1, 2]
     assert df["error"].dtype == float
+
+
+def test_comparison_table_counts_diverged_runs_apart():
+    ok = [{"status": "ok", "test_accuracy": a} for a in (0.8, 0.9)]
+    bad = [{"status": "diverged", "diverged_epoch": 2}]
+    table = plotting.comparison_table({"a": ok + bad, "b": bad}, {"a": 0.85, "b": 0.1})
+    assert table["ours: test accuracy"].tolist() == ["0.8500 ± 0.0707", "diverged (epoch 2)"]
+    assert table["runs (seeds)"].tolist() == ["2 + 1 diverged", "0"]
+    assert table["report"].tolist() == [0.85, 0.1]

@@ -1,0 +1,167 @@
+"""Keras builders for the reports' MLPs and CNNs, and a trainer for the experiment runner.
+
+One small builder per architecture family, parameterised the way the reports varied it:
+
+- ``build_mlp(hidden, dropout, batch_norm, ...)``: report 004's dense networks and the
+  side-by-side check against our NumPy MLP;
+- ``build_cnn(filters, kernel_size, dense, ...)``: conv blocks (conv, optional batch norm, ReLU,
+  max pool, optional dropout) with the filters of each block, then dense layers.
+
+TensorFlow is imported lazily, with its C++ log lines silenced, so ``fmnist_utils`` stays light.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def _keras():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import keras
+
+    return keras
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, NumPy and TensorFlow and make TensorFlow's ops deterministic (same machine, same history)."""
+    keras = _keras()
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def build_mlp(hidden: Sequence[int] = (128, 128), activation: str = "relu", dropout: float = 0.0,
+              batch_norm: bool = False, init: str = "glorot_uniform", n_inputs: int = 784, n_classes: int = 10):
+    """Dense -> activation [-> batch norm] [-> dropout] per hidden layer (our NumPy MLP's order), softmax output."""
+    keras = _keras()
+    layers = [keras.Input((n_inputs,))]
+    for units in hidden:
+        layers += [keras.layers.Dense(units, kernel_initializer=init), keras.layers.Activation(activation)]
+        if batch_norm:
+            layers.append(keras.layers.BatchNormalization())
+        if dropout:
+            layers.append(keras.layers.Dropout(dropout))
+    layers.append(keras.layers.Dense(n_classes, activation="softmax", kernel_initializer=init))
+    return keras.Sequential(layers)
+
+
+def build_cnn(filters: Sequence[int] = (32, 64, 128), kernel_size: int = 3, dense: Sequence[int] = (128,),
+              batch_norm: bool = False, dropout: float = 0.0, pool: bool = True, padding: str = "same",
+              input_shape: tuple[int, int, int] = (28, 28, 1), n_classes: int = 10):
+    """Conv blocks (conv [-> batch norm] -> ReLU [-> 2x2 max pool] [-> dropout]), flatten, dense ReLU layers
+    [-> dropout], softmax. ``filters`` gives each block's filter count, e.g. (8, 16, 32) for report 004's doubling."""
+    keras = _keras()
+    layers = [keras.Input(input_shape)]
+    for f in filters:
+        layers.append(keras.layers.Conv2D(f, kernel_size, padding=padding, use_bias=not batch_norm))
+        if batch_norm:
+            layers.append(keras.layers.BatchNormalization())
+        layers.append(keras.layers.Activation("relu"))
+        if pool:
+            layers.append(keras.layers.MaxPooling2D())
+        if dropout:
+            layers.append(keras.layers.Dropout(dropout))
+    layers.append(keras.layers.Flatten())
+    for units in dense:
+        layers.append(keras.layers.Dense(units, activation="relu"))
+        if dropout:
+            layers.append(keras.layers.Dropout(dropout))
+    layers.append(keras.layers.Dense(n_classes, activation="softmax"))
+    return keras.Sequential(layers)
+
+
+BUILDERS = {"mlp": build_mlp, "cnn": build_cnn}
+
+
+def make_optimizer(name: str = "adam", learning_rate: float = 1e-3, **kwargs):
+    """Keras optimizer by name: sgd (with momentum / nesterov keywords), adam, nadam, amsgrad, adamw."""
+    keras = _keras()
+    if name == "amsgrad":
+        return keras.optimizers.Adam(learning_rate, amsgrad=True, **kwargs)
+    optimizers = {"sgd": keras.optimizers.SGD, "adam": keras.optimizers.Adam, "nadam": keras.optimizers.Nadam,
+                  "adamw": keras.optimizers.AdamW}
+    if name not in optimizers:
+        raise ValueError(f"optimizer name must be one of {sorted(optimizers) + ['amsgrad']}, got {name!r}")
+    return optimizers[name](learning_rate, **kwargs)
+
+
+def _callbacks(config: dict) -> list:
+    keras = _keras()
+    callbacks = []
+    if config.get("early_stopping"):
+        es = config["early_stopping"]
+        callbacks.append(keras.callbacks.EarlyStopping(monitor=es.get("monitor", "val_loss"),
+                                                       patience=es["patience"], min_delta=es.get("min_delta", 0.0),
+                                                       restore_best_weights=True))
+    if config.get("reduce_lr"):
+        rl = config["reduce_lr"]
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=rl.get("monitor", "val_loss"),
+                                                           patience=rl["patience"], factor=rl["factor"]))
+    return callbacks
+
+
+class _EpochLog:
+    """Per-epoch seconds and learning rate, recorded by a Keras callback (built lazily to avoid importing Keras)."""
+
+    @staticmethod
+    def make(seconds: list, lrs: list):
+        keras = _keras()
+
+        class EpochLog(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                self.start = time.perf_counter()
+
+            def on_epoch_end(self, epoch, logs=None):
+                seconds.append(time.perf_counter() - self.start)
+                lrs.append(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
+
+        return EpochLog()
+
+
+def train_keras(config: dict) -> dict:
+    """Train a Keras model on the standard split; the runner's trainer for Keras experiments.
+
+    config: ``model`` (``{"kind": "mlp" | "cnn", ...builder arguments}``), ``optimizer``
+    (``{"name": ..., "learning_rate": ..., ...}``), ``batch_size``, ``epochs``, ``seed``, optionally
+    ``early_stopping`` (``{"patience": ..., "monitor": ..., "min_delta": ...}``, best weights restored),
+    ``reduce_lr`` (``{"patience": ..., "factor": ...}``), ``normalize`` and ``store_test_proba``.
+    Early stopping and learning-rate reduction watch the validation split; test is only evaluated.
+    """
+    from .data import load_splits
+
+    set_seed(config["seed"])
+    model_cfg = dict(config["model"])
+    kind = model_cfg.pop("kind")
+    data = load_splits(config.get("normalize", "scale"), flat=kind == "mlp")
+    model = BUILDERS[kind](**model_cfg)
+    model.compile(make_optimizer(**config["optimizer"]), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    seconds: list[float] = []
+    lrs: list[float] = []
+    fit = model.fit(data.x_train, data.y_train, batch_size=config["batch_size"], epochs=config["epochs"],
+                    validation_data=(data.x_val, data.y_val), verbose=0,
+                    callbacks=_callbacks(config) + [_EpochLog.make(seconds, lrs)])
+    h = fit.history
+    history = {"train_loss": h["loss"], "train_accuracy": h["accuracy"], "val_loss": h["val_loss"],
+               "val_accuracy": h["val_accuracy"], "lr": lrs, "seconds": seconds}
+    out = {
+        "history": {k: [round(float(v), 6) for v in vals] for k, vals in history.items()},
+        "epochs": len(h["loss"]),
+        "n_parameters": int(model.count_params()),
+    }
+    if not np.isfinite(h["loss"]).all():
+        return {**out, "status": "diverged", "diverged_epoch": int(np.argmin(np.isfinite(h["loss"]))) + 1}
+    monitor = (config.get("early_stopping") or {}).get("monitor", "val_loss")
+    scores = np.asarray(h[monitor])
+    out["best_epoch"] = int(np.argmax(scores) if "accuracy" in monitor else np.argmin(scores)) + 1
+    for split in ("train", "val", "test"):
+        loss, acc = model.evaluate(getattr(data, f"x_{split}"), getattr(data, f"y_{split}"), verbose=0,
+                                   batch_size=1024)
+        out[f"{split}_accuracy"], out[f"{split}_loss"] = round(float(acc), 6), round(float(loss), 6)
+    if config.get("store_test_proba"):
+        out["arrays"] = {"test_proba": model.predict(data.x_test, verbose=0, batch_size=1024).astype(np.float16)}
+    return out

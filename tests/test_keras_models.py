@@ -1,0 +1,62 @@
+"""Keras builders and the Keras trainer, on small arrays the tests make."""
+
+import numpy as np
+import pytest
+
+from fmnist_utils import data, keras_models
+from fmnist_utils.experiments import run_experiment
+
+
+def test_softmax_baseline_has_report_004s_parameter_count():
+    assert keras_models.build_mlp(hidden=()).count_params() == 7850
+
+
+def test_mlp_layer_order_matches_numpy_mlp():
+    model = keras_models.build_mlp(hidden=(16,), activation="relu", batch_norm=True, dropout=0.2)
+    names = [type(layer).__name__ for layer in model.layers]
+    assert names == ["Dense", "Activation", "BatchNormalization", "Dropout", "Dense"]
+
+
+def test_cnn_shapes_and_filters():
+    model = keras_models.build_cnn(filters=(8, 16), dense=(32,), batch_norm=True, dropout=0.25)
+    assert model.output_shape == (None, 10)
+    convs = [layer.filters for layer in model.layers if type(layer).__name__ == "Conv2D"]
+    assert convs == [8, 16]
+
+
+def test_unknown_optimizer_is_named():
+    with pytest.raises(ValueError, match="optimizer name must be one of"):
+        keras_models.make_optimizer("rmsprop2")
+
+
+@pytest.fixture
+def tiny_splits(monkeypatch):
+    pixels = np.random.default_rng(0).random((100, 784), dtype=np.float32)
+    labels = np.arange(100) % 10
+
+    def fake_load_splits(normalize="scale", flat=True, dtype="float32"):
+        x = pixels.reshape((-1, 784) if flat else (-1, 28, 28, 1))
+        return data.Splits(x[:60], labels[:60], x[60:80], labels[60:80], x[80:], labels[80:])
+
+    monkeypatch.setattr(data, "load_splits", fake_load_splits)
+
+
+def test_train_keras_is_deterministic_and_stores_what_the_runner_needs(tiny_splits, tmp_path):
+    config = {"model": {"kind": "mlp", "hidden": [8]}, "optimizer": {"name": "sgd", "learning_rate": 0.1},
+              "batch_size": 16, "epochs": 3, "seed": 0, "early_stopping": {"patience": 1}, "store_test_proba": True}
+    first = keras_models.train_keras(config)
+    second = keras_models.train_keras(config)
+    without_timing = lambda out: {k: v for k, v in out["history"].items() if k != "seconds"}
+    assert without_timing(first) == without_timing(second)
+    assert set(first["history"]) == {"train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "seconds"}
+    assert first["arrays"]["test_proba"].shape == (20, 10)
+    record = run_experiment("keras", config, keras_models.train_keras, root=tmp_path)
+    assert record["status"] == "ok" and 1 <= record["best_epoch"] <= record["epochs"] <= 3
+    assert "tensorflow" in record["versions"]
+
+
+def test_train_keras_cnn_runs(tiny_splits):
+    out = keras_models.train_keras({"model": {"kind": "cnn", "filters": [4], "dense": []},
+                                    "optimizer": {"name": "adam"}, "batch_size": 32, "epochs": 1, "seed": 1,
+                                    "reduce_lr": {"patience": 1, "factor": 0.5}})
+    assert out["epochs"] == 1 and 0 <= out["test_accuracy"] <= 1
