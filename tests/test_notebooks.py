@@ -64,3 +64,12 @@ def test_committed_executed_without_errors(nb):
     assert all(c["execution_count"] is not None for c in code), f"{nb.name} has unexecuted cells"
     errors = [o for c in code for o in c["outputs"] if o["output_type"] == "error"]
     assert not errors, f"{nb.name} has error outputs"
+
+
+def test_readme_colab_links_use_repo_url_and_existing_notebooks():
+    readme = (ROOT / "README.md").read_text()
+    slug = REPO_URL.removeprefix("https://github.com/")
+    links = re.findall(r"https://colab\.research\.google\.com/github/([^)]+)/blob/main/notebooks/([\w.]+)", readme)
+    assert links, "README has no Colab links"
+    assert {repo for repo, _ in links} == {slug}
+    assert {name for _, name in links} == {nb.name for nb in NOTEBOOKS}
