@@ -619,80 +619,77 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
     def _batch_size(self, n: int) -> int:
         return min(200, n) if self.batch_size == "auto" else min(int(self.batch_size), n)
 
-    def _train(self, X, y, X_val, y_val, epochs: int, stop_on_plateau: bool = True) -> None:
+    def _run_epoch(self, X, y, batch: int, lr: float) -> tuple[float, float] | None:
+        """One pass over shuffled mini-batches: (mean training loss, accuracy), or None once the loss is non-finite."""
         net, n = self.network_, len(y)
-        batch = self._batch_size(n)
+        order = self._rng.permutation(n) if self.shuffle else np.arange(n)
+        sum_loss = sum_correct = 0.0
+        for lo in range(0, n, batch):
+            idx = order[lo:lo + batch]
+            xb = X[idx]
+            if self.augment_shift or self.augment_flip:
+                xb = augment_batch(xb, self._rng, self.augment_shift, self.augment_flip)
+            with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is detected just below
+                loss, penalty, logits = net.loss_and_grads(xb, y[idx])
+            total = loss + penalty
+            if not math.isfinite(total):
+                return None
+            self.optimizer_.step(net, lr)
+            self.batch_loss_.append(total)
+            sum_loss += total * len(idx)
+            sum_correct += int((logits.argmax(axis=1) == y[idx]).sum())
+        return sum_loss / n, sum_correct / n
+
+    def _train(self, X, y, X_val, y_val, epochs: int, stop_on_plateau: bool = True) -> None:
+        batch = self._batch_size(len(y))
         monitor_val = X_val is not None and self.early_stopping
         best_score, best_state, no_improve = None, None, 0
         progress = _progress(epochs, self.verbose)
+        h = self.history_
         for _ in range(epochs):
-            epoch = self.n_iter_
             start = time.perf_counter()
-            lr = scheduled_learning_rate(self.learning_rate_init, epoch, self.learning_rate_schedule,
+            lr = scheduled_learning_rate(self.learning_rate_init, self.n_iter_, self.learning_rate_schedule,
                                          self.max_iter, self.lr_step_size, self.lr_step_factor)
-            order = self._rng.permutation(n) if self.shuffle else np.arange(n)
-            sum_loss = sum_correct = 0.0
-            for lo in range(0, n, batch):
-                idx = order[lo:lo + batch]
-                xb = X[idx]
-                if self.augment_shift or self.augment_flip:
-                    xb = augment_batch(xb, self._rng, self.augment_shift, self.augment_flip)
-                with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is detected just below
-                    loss, penalty, logits = net.loss_and_grads(xb, y[idx])
-                total = loss + penalty
-                if not math.isfinite(total):
-                    self._record_divergence(epoch + 1)
-                    progress.close()
-                    return
-                self.optimizer_.step(net, lr)
-                self.batch_loss_.append(total)
-                sum_loss += total * len(idx)
-                sum_correct += int((logits.argmax(axis=1) == y[idx]).sum())
-            self.n_iter_ += 1
-            self.t_ += n
-            h = self.history_
-            h["train_loss"].append(sum_loss / n)
-            h["train_accuracy"].append(sum_correct / n)
-            h["lr"].append(lr)
-            self.loss_curve_.append(sum_loss / n)
-            if X_val is not None:
+            train = self._run_epoch(X, y, batch, lr)
+            val = None
+            if train is not None and X_val is not None:
                 with np.errstate(over="ignore", invalid="ignore"):
-                    val_loss, val_acc = self._evaluate(X_val, y_val)
-                if not math.isfinite(val_loss):
-                    self._record_divergence(epoch + 1)
-                    progress.close()
-                    return
-                h["val_loss"].append(val_loss)
-                h["val_accuracy"].append(val_acc)
-                self.validation_scores_.append(val_acc)
+                    val = self._evaluate(X_val, y_val)
+            if train is None or (val is not None and not math.isfinite(val[0])):
+                self._record_divergence(self.n_iter_ + 1)
+                progress.close()
+                return
+            self.n_iter_ += 1
+            self.t_ += len(y)
+            for key, value in [("train_loss", train[0]), ("train_accuracy", train[1]), ("lr", lr)]:
+                h[key].append(value)
+            self.loss_curve_.append(train[0])
+            if val is not None:
+                h["val_loss"].append(val[0])
+                h["val_accuracy"].append(val[1])
+                self.validation_scores_.append(val[1])
             h["seconds"].append(time.perf_counter() - start)
             progress.update(1)
             progress.set_postfix(self._postfix(), refresh=False)
             if not stop_on_plateau:
                 continue
-            if monitor_val:
-                score = (h["val_accuracy"][-1] if self.early_stopping_monitor == "val_accuracy"
-                         else -h["val_loss"][-1])
+            if monitor_val:  # early stopping on the validation split, keeping the best weights
+                score = h["val_accuracy"][-1] if self.early_stopping_monitor == "val_accuracy" else -h["val_loss"][-1]
                 if best_score is None or score > best_score + self.tol:
                     best_score, best_state, no_improve = score, self._snapshot(), 0
                 else:
                     no_improve += 1
-                if self.n_iter_no_change is not None and no_improve >= self.n_iter_no_change:
-                    break
-            elif self.n_iter_no_change is not None:
-                if self.loss_curve_[-1] > self.best_loss_ - self.tol:
-                    no_improve += 1
-                else:
-                    no_improve = 0
+            elif self.n_iter_no_change is not None:  # sklearn's stop on a training-loss plateau
+                no_improve = no_improve + 1 if self.loss_curve_[-1] > self.best_loss_ - self.tol else 0
                 self.best_loss_ = min(self.best_loss_, self.loss_curve_[-1])
-                if no_improve >= self.n_iter_no_change:
-                    break
+            if self.n_iter_no_change is not None and no_improve >= self.n_iter_no_change:
+                break
         progress.close()
         if monitor_val and best_state is not None:
             self._restore(best_state)
             self.best_validation_score_ = max(self.validation_scores_)
             self.best_epoch_ = int(np.argmax(self.validation_scores_ if self.early_stopping_monitor == "val_accuracy"
-                                             else -np.asarray(self.history_["val_loss"]))) + 1
+                                             else -np.asarray(h["val_loss"]))) + 1
         elif self.n_iter_ >= self.max_iter and stop_on_plateau and self.n_iter_no_change is not None:
             warnings.warn(f"MLPClassifier: maximum iterations ({self.max_iter}) reached and the optimization "
                           "hasn't converged yet.", ConvergenceWarning, stacklevel=3)
