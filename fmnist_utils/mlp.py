@@ -398,6 +398,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
       (``"constant"``, ``"step"``, ``"cosine"``), ``dtype`` (``"float32"`` or ``"float64"``).
     - ``augment_shift`` (pixels) and ``augment_flip``: random translations and horizontal flips of each
       training mini-batch of 28 x 28 images (see ``augment_batch``); validation and test data are never augmented.
+    - ``divergence_factor``: training stops and the run is marked diverged (``diverged_epoch_``) when a mini-batch
+      loss is non-finite or exceeds this factor times the first mini-batch loss (None: non-finite only). A loss
+      that explodes and then sits at log(n_classes) with dead ReLUs is a diverged run, not a 10 % classifier.
     - ``fit(X, y, validation_data=(X_val, y_val))`` evaluates on a fixed validation set each
       epoch (and early-stops on it) instead of splitting off ``validation_fraction``.
 
@@ -441,6 +444,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         "init": [StrOptions({"he", "glorot", "normal"})],
         "augment_shift": [Interval(Integral, 0, None, closed="left")],
         "augment_flip": ["boolean"],
+        "divergence_factor": [Interval(Real, 1, None, closed="neither"), None],
         "dtype": [StrOptions({"float32", "float64"})],
     }
 
@@ -479,6 +483,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         init="he",
         augment_shift=0,
         augment_flip=False,
+        divergence_factor=1e3,
         dtype="float32",
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -513,6 +518,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         self.init = init
         self.augment_shift = augment_shift
         self.augment_flip = augment_flip
+        self.divergence_factor = divergence_factor
         self.dtype = dtype
 
     # ------------------------------------------------------------ building
@@ -543,6 +549,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         self.history_ = {k: [] for k in ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "seconds")}
         self.loss_curve_, self.batch_loss_, self.validation_scores_ = [], [], []
         self.n_iter_, self.t_, self.diverged_epoch_ = 0, 0, None
+        self._first_batch_loss = None
         self.best_loss_, self.best_validation_score_ = np.inf, None
 
     @property
@@ -620,7 +627,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         return min(200, n) if self.batch_size == "auto" else min(int(self.batch_size), n)
 
     def _run_epoch(self, X, y, batch: int, lr: float) -> tuple[float, float] | None:
-        """One pass over shuffled mini-batches: (mean training loss, accuracy), or None once the loss is non-finite."""
+        """One pass over shuffled mini-batches: (mean training loss, accuracy), or None once the loss diverges."""
         net, n = self.network_, len(y)
         order = self._rng.permutation(n) if self.shuffle else np.arange(n)
         sum_loss = sum_correct = 0.0
@@ -632,7 +639,10 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is detected just below
                 loss, penalty, logits = net.loss_and_grads(xb, y[idx])
             total = loss + penalty
-            if not math.isfinite(total):
+            if self._first_batch_loss is None:
+                self._first_batch_loss = total
+            if not math.isfinite(total) or (self.divergence_factor is not None
+                                            and total > self.divergence_factor * self._first_batch_loss):
                 return None
             self.optimizer_.step(net, lr)
             self.batch_loss_.append(total)
@@ -703,7 +713,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
 
     def _record_divergence(self, epoch: int) -> None:
         self.diverged_epoch_ = epoch
-        warnings.warn(f"MLPClassifier diverged: non-finite training loss in epoch {epoch}. Lower "
+        warnings.warn(f"MLPClassifier diverged: non-finite or exploding training loss in epoch {epoch}. Lower "
                       "learning_rate_init or scale the inputs (e.g. pixels to [0, 1]).", ConvergenceWarning,
                       stacklevel=4)
 
@@ -726,7 +736,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
 
     def _logits(self, X: np.ndarray) -> np.ndarray:
         if self.diverged_epoch_ is not None:
-            raise DivergedError(f"this model diverged in epoch {self.diverged_epoch_} (non-finite training loss); "
+            raise DivergedError(f"this model diverged in epoch {self.diverged_epoch_} (non-finite or exploding loss); "
                                 "its predictions would be meaningless. Refit with a lower learning_rate_init.")
         return self._forward_in_chunks(X)
 

@@ -81,7 +81,7 @@ def test_divergence_is_recorded_not_scored():
     X, y = blobs(200)
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)  # overflow inside the diverging run is expected, not noise
-        with pytest.warns(ConvergenceWarning, match=r"diverged: non-finite training loss in epoch \d"):
+        with pytest.warns(ConvergenceWarning, match=r"diverged: non-finite or exploding training loss in epoch \d"):
             clf = MLPClassifier((32,), solver="sgd", momentum=0.0, learning_rate_init=1e3, max_iter=20,
                                 random_state=0).fit(X * 1e4, y)
     assert clf.diverged_epoch_ is not None and clf.n_iter_ == clf.diverged_epoch_ - 1
@@ -224,3 +224,17 @@ def test_augmentation_changes_training_not_inference():
                               augment_flip=True).fit(X, y)
     assert not np.allclose(plain.coefs_[0], augmented.coefs_[0])
     np.testing.assert_array_equal(augmented.predict_proba(X[:3]), augmented.predict_proba(X[:3]))
+
+
+def test_exploding_loss_that_settles_on_dead_units_is_divergence():
+    # Raw-pixel-like inputs at a large rate: the loss jumps by orders of magnitude, then every ReLU dies and the
+    # loss sits at log(3), which is finite. That is a diverged run, not a classifier at chance.
+    X, y = blobs(300)
+    X = np.abs(X) * 100
+    with pytest.warns(ConvergenceWarning, match="exploding"):
+        clf = MLPClassifier((32,), solver="sgd", momentum=0.0, learning_rate_init=0.1, max_iter=5,
+                            random_state=0).fit(X, y)
+    assert clf.diverged_epoch_ is not None and clf.n_iter_ == clf.diverged_epoch_ - 1
+    kept = MLPClassifier((32,), solver="sgd", momentum=0.0, learning_rate_init=0.1, max_iter=5, random_state=0,
+                         divergence_factor=None, n_iter_no_change=None).fit(X, y)
+    assert kept.diverged_epoch_ is None and kept.n_iter_ == 5
