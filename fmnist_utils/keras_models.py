@@ -105,22 +105,19 @@ def _callbacks(config: dict) -> list:
     return callbacks
 
 
-class _EpochLog:
-    """Per-epoch seconds and learning rate, recorded by a Keras callback (built lazily to avoid importing Keras)."""
+def _epoch_log(seconds: list, lrs: list):
+    """A Keras callback appending each epoch's wall-clock seconds and learning rate to the given lists."""
+    keras = _keras()
 
-    @staticmethod
-    def make(seconds: list, lrs: list):
-        keras = _keras()
+    class EpochLog(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
 
-        class EpochLog(keras.callbacks.Callback):
-            def on_epoch_begin(self, epoch, logs=None):
-                self.start = time.perf_counter()
+        def on_epoch_end(self, epoch, logs=None):
+            seconds.append(time.perf_counter() - self.start)
+            lrs.append(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
 
-            def on_epoch_end(self, epoch, logs=None):
-                seconds.append(time.perf_counter() - self.start)
-                lrs.append(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
-
-        return EpochLog()
+    return EpochLog()
 
 
 def train_keras(config: dict) -> dict:
@@ -144,7 +141,7 @@ def train_keras(config: dict) -> dict:
     lrs: list[float] = []
     fit = model.fit(data.x_train, data.y_train, batch_size=config["batch_size"], epochs=config["epochs"],
                     validation_data=(data.x_val, data.y_val), verbose=0,
-                    callbacks=_callbacks(config) + [_EpochLog.make(seconds, lrs)])
+                    callbacks=_callbacks(config) + [_epoch_log(seconds, lrs)])
     h = fit.history
     history = {"train_loss": h["loss"], "train_accuracy": h["accuracy"], "val_loss": h["val_loss"],
                "val_accuracy": h["val_accuracy"], "lr": lrs, "seconds": seconds}

@@ -761,7 +761,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
 
     @property
     def n_parameters_(self) -> int:
-        return sum(p.size for layer, name in self.network_.parameters() for p in [layer.params[name]])
+        return sum(layer.params[name].size for layer, name in self.network_.parameters())
 
 
 def _progress(total: int, verbose):
