@@ -204,6 +204,11 @@ def flatten(x: np.ndarray) -> np.ndarray:
     return x.reshape(len(x), -1)
 
 
+def flip_horizontal(x: np.ndarray, image_shape: tuple[int, int] = (28, 28)) -> np.ndarray:
+    """Mirror every image left-right; x: (N, H*W) flattened or (N, H, W), same shape back."""
+    return x.reshape(len(x), *image_shape)[:, :, ::-1].reshape(x.shape)
+
+
 def center(x_train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
     """Subtract the per-pixel training mean from every array (statistics from ``x_train`` only)."""
     mean = x_train.mean(axis=0, dtype=np.float64).astype(x_train.dtype)

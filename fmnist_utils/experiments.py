@@ -206,21 +206,31 @@ def train_numpy_mlp(config: dict) -> dict:
     """Train our NumPy ``MLPClassifier`` on the standard split and evaluate it.
 
     config: ``params`` (MLPClassifier keyword arguments), ``seed`` (its random_state),
-    optionally ``normalize`` (see ``data.load_splits``, default ``"scale"``) and ``store_test_proba``.
+    optionally ``normalize`` (see ``data.load_splits``, default ``"scale"``), ``store_test_proba``,
+    ``fit_on`` (``"train"``, default, or ``"train+val"``: refit a configuration already chosen on validation
+    on all 60,000 training images, for a fixed number of epochs; validation metrics are then omitted) and
+    ``flip_tta`` (also score the mean of the probabilities of each image and its mirror image, under ``tta``;
+    stored test probabilities are then the averaged ones).
     Selection (early stopping) uses the validation split; test metrics are reported, never used.
     """
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
 
-    from .data import load_splits
+    from .data import flip_horizontal, load_splits
     from .mlp import MLPClassifier
 
     data = load_splits(config.get("normalize", "scale"))
+    fit_on = config.get("fit_on", "train")
+    if fit_on not in ("train", "train+val"):
+        raise ValueError(f"config fit_on must be 'train' or 'train+val', got {fit_on!r}")
     clf = MLPClassifier(**config["params"], random_state=config["seed"], verbose=config.get("verbose", True))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
-        clf.fit(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val))
+        if fit_on == "train":
+            clf.fit(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val))
+        else:
+            clf.fit(np.concatenate([data.x_train, data.x_val]), np.concatenate([data.y_train, data.y_val]))
     batch_loss, every = _downsample(clf.batch_loss_)
     out = {
         "history": {k: [round(float(v), 6) for v in vals] for k, vals in clf.history_.items()},
@@ -233,12 +243,21 @@ def train_numpy_mlp(config: dict) -> dict:
     if clf.diverged_epoch_ is not None:
         return {**out, "status": "diverged", "diverged_epoch": clf.diverged_epoch_}
     out["best_epoch"] = getattr(clf, "best_epoch_", clf.n_iter_)
-    for split in ("train", "val", "test"):
+    splits = ("train", "val", "test") if fit_on == "train" else ("train", "test")
+    for split in splits:
         x, y = getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
         out[f"{split}_accuracy"] = round(float(clf.score(x, y)), 6)
         out[f"{split}_loss"] = round(float(clf.log_loss(x, y)), 6)
+    test_proba = clf.predict_proba(data.x_test)
+    if config.get("flip_tta"):
+        out["tta"] = {}
+        for split in splits[1:]:
+            x, y = getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
+            proba = (clf.predict_proba(x) + clf.predict_proba(flip_horizontal(x))) / 2
+            out["tta"][f"{split}_accuracy"] = round(float((clf.classes_[proba.argmax(1)] == y).mean()), 6)
+            test_proba = proba
     if config.get("store_test_proba"):
-        out["arrays"] = {"test_proba": clf.predict_proba(data.x_test).astype(np.float16)}
+        out["arrays"] = {"test_proba": test_proba.astype(np.float16)}
     return out
 
 

@@ -91,18 +91,39 @@ def make_optimizer(name: str = "adam", learning_rate: float = 1e-3, **kwargs):
 
 
 def _callbacks(config: dict) -> list:
+    """EarlyStopping (best weights restored) and ReduceLROnPlateau from the config; both watch val_loss unless
+    told otherwise, and any other key (``cooldown``, ``min_delta``, ...) goes to the Keras callback as is."""
     keras = _keras()
     callbacks = []
     if config.get("early_stopping"):
-        es = config["early_stopping"]
-        callbacks.append(keras.callbacks.EarlyStopping(monitor=es.get("monitor", "val_loss"),
-                                                       patience=es["patience"], min_delta=es.get("min_delta", 0.0),
-                                                       restore_best_weights=True))
+        callbacks.append(keras.callbacks.EarlyStopping(**{"monitor": "val_loss", "restore_best_weights": True,
+                                                          **config["early_stopping"]}))
     if config.get("reduce_lr"):
-        rl = config["reduce_lr"]
-        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=rl.get("monitor", "val_loss"),
-                                                           patience=rl["patience"], factor=rl["factor"]))
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(**{"monitor": "val_loss", **config["reduce_lr"]}))
     return callbacks
+
+
+def _divergence_guard(factor: float):
+    """Stop training when a mini-batch loss is non-finite or ``factor`` times the first one, as our NumPy MLP does:
+    a loss that explodes and then settles at log 10 with dead ReLUs is a diverged run, not a 10 % classifier."""
+    keras = _keras()
+
+    class DivergenceGuard(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.first_loss, self.diverged_epoch, self.epoch = None, None, 0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch + 1
+
+        def on_train_batch_end(self, batch, logs=None):
+            loss = float(logs["loss"])  # Keras logs the running mean over the epoch so far
+            if self.first_loss is None:
+                self.first_loss = loss
+            if not np.isfinite(loss) or loss > factor * self.first_loss:
+                self.diverged_epoch = self.epoch
+                self.model.stop_training = True
+
+    return DivergenceGuard()
 
 
 def _epoch_log(seconds: list, lrs: list):
@@ -126,7 +147,9 @@ def train_keras(config: dict) -> dict:
     config: ``model`` (``{"kind": "mlp" | "cnn", ...builder arguments}``), ``optimizer``
     (``{"name": ..., "learning_rate": ..., ...}``), ``batch_size``, ``epochs``, ``seed``, optionally
     ``early_stopping`` (``{"patience": ..., "monitor": ..., "min_delta": ...}``, best weights restored),
-    ``reduce_lr`` (``{"patience": ..., "factor": ...}``), ``normalize`` and ``store_test_proba``.
+    ``reduce_lr`` (``{"patience": ..., "factor": ...}``), ``normalize``, ``store_test_proba``, ``verbose``
+    (default True: an epoch progress bar) and ``divergence_factor`` (default 1e3: a mini-batch loss above this
+    times the first one, or a non-finite one, stops the run as diverged).
     Early stopping and learning-rate reduction watch the validation split; test is only evaluated.
     """
     from .data import load_splits
@@ -139,9 +162,15 @@ def train_keras(config: dict) -> dict:
     model.compile(make_optimizer(**config["optimizer"]), "sparse_categorical_crossentropy", metrics=["accuracy"])
     seconds: list[float] = []
     lrs: list[float] = []
+    guard = _divergence_guard(config.get("divergence_factor", 1e3))
+    callbacks = [guard, *_callbacks(config), _epoch_log(seconds, lrs)]
+    if config.get("verbose", True):  # an epoch progress bar while training; replays from results/ print nothing
+        from tqdm import tqdm
+        from tqdm.keras import TqdmCallback
+
+        callbacks.append(TqdmCallback(verbose=0, tqdm_class=tqdm, unit="epoch"))
     fit = model.fit(data.x_train, data.y_train, batch_size=config["batch_size"], epochs=config["epochs"],
-                    validation_data=(data.x_val, data.y_val), verbose=0,
-                    callbacks=_callbacks(config) + [_epoch_log(seconds, lrs)])
+                    validation_data=(data.x_val, data.y_val), verbose=0, callbacks=callbacks)
     h = fit.history
     history = {"train_loss": h["loss"], "train_accuracy": h["accuracy"], "val_loss": h["val_loss"],
                "val_accuracy": h["val_accuracy"], "lr": lrs, "seconds": seconds}
@@ -150,8 +179,8 @@ def train_keras(config: dict) -> dict:
         "epochs": len(h["loss"]),
         "n_parameters": int(model.count_params()),
     }
-    if not np.isfinite(h["loss"]).all():
-        return {**out, "status": "diverged", "diverged_epoch": int(np.argmin(np.isfinite(h["loss"]))) + 1}
+    if guard.diverged_epoch is not None:
+        return {**out, "status": "diverged", "diverged_epoch": guard.diverged_epoch}
     monitor = (config.get("early_stopping") or {}).get("monitor", "val_loss")
     scores = np.asarray(h[monitor])
     out["best_epoch"] = int(np.argmax(scores) if "accuracy" in monitor else np.argmin(scores)) + 1
@@ -162,3 +191,55 @@ def train_keras(config: dict) -> dict:
     if config.get("store_test_proba"):
         out["arrays"] = {"test_proba": model.predict(data.x_test, verbose=0, batch_size=1024).astype(np.float16)}
     return out
+
+
+def _with_value(config: dict, dotted_key: str, value) -> dict:
+    """A copy of ``config`` with ``value`` at ``dotted_key`` (``"model.dropout"`` sets config["model"]["dropout"])."""
+    head, _, rest = dotted_key.partition(".")
+    if not rest:
+        return {**config, head: value}
+    return {**config, head: _with_value(config.get(head, {}), rest, value)}
+
+
+def keras_grid_search(experiment: str, base_config: dict, grid: dict[str, list],
+                      objective: str = "val_accuracy", root=None) -> list[dict]:
+    """Every combination of ``grid`` with keras-tuner's grid oracle, each trial a cached ``train_keras`` run.
+
+    grid: dotted config keys to candidate values, e.g. ``{"model.hidden": [[512], [768]],
+    "model.dropout": [0.2, 0.3]}``. Each trial is stored in ``results/<experiment>/`` by the runner, so a
+    replay trains nothing. Returns the runs (with ``trial`` values added) in the oracle's order; rank them
+    by ``objective``, a validation metric: the test split plays no part in the search. ``root``: results folder
+    (default ``results/``).
+    """
+    import shutil
+    import tempfile
+
+    _keras()
+    import keras_tuner as kt
+
+    from .experiments import run_experiment
+
+    hp = kt.HyperParameters()
+    for key, values in grid.items():
+        hp.Choice(key, list(range(len(values))))  # indices: keras-tuner choices must be scalars
+    runs: list[dict] = []
+
+    class CachedTrials(kt.Tuner):
+        def run_trial(self, trial, *args, **kwargs):
+            picked = {key: grid[key][trial.hyperparameters.get(key)] for key in grid}
+            config = base_config
+            for key, value in picked.items():
+                config = _with_value(config, key, value)
+            run = run_experiment(experiment, config, train_keras, root=root)
+            runs.append({**run, "trial": picked})
+            score = run.get(objective)
+            return {objective: float(score) if score is not None else float("-inf")}
+
+    workdir = tempfile.mkdtemp(prefix="keras_tuner_")
+    try:
+        oracle = kt.oracles.GridSearchOracle(kt.Objective(objective, "max"), hyperparameters=hp,
+                                             max_trials=int(np.prod([len(v) for v in grid.values()])))
+        CachedTrials(oracle=oracle, directory=workdir, project_name=experiment, overwrite=True).search(verbose=0)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return runs

@@ -279,6 +279,8 @@ class Network:
     def backward(self, dout: np.ndarray) -> None:
         for layer in reversed(self.layers):
             dout = layer.backward(dout)
+            if dout is None:  # the first Dense layer skips its input gradient: nothing below it learns
+                break
 
     def penalty(self, n: int) -> float:
         dense = self.dense_layers
@@ -392,7 +394,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
     - ``n_iter_no_change=None`` never stops early on the training loss: exactly ``max_iter`` epochs.
     - ``early_stopping_monitor``: ``"val_accuracy"`` (sklearn's choice) or ``"val_loss"``;
       the best weights are restored.
-    - ``l1``, ``l2_first_layer_only``, ``dropout`` (rate after each hidden activation),
+    - ``l1``, ``l2_first_layer_only``, ``dropout`` (rate after each hidden activation), ``input_dropout``
+      (rate on the input pixels),
       ``batch_norm`` (after each hidden activation, before dropout, as report 002),
       ``init`` (``"he"``, ``"glorot"``, ``"normal"``), ``learning_rate_schedule``
       (``"constant"``, ``"step"``, ``"cosine"``), ``dtype`` (``"float32"`` or ``"float64"``).
@@ -440,6 +443,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         "l1": [Interval(Real, 0, None, closed="left")],
         "l2_first_layer_only": ["boolean"],
         "dropout": [Interval(Real, 0, 1, closed="left")],
+        "input_dropout": [Interval(Real, 0, 1, closed="left")],
         "batch_norm": ["boolean"],
         "init": [StrOptions({"he", "glorot", "normal"})],
         "augment_shift": [Interval(Integral, 0, None, closed="left")],
@@ -479,6 +483,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         l1=0.0,
         l2_first_layer_only=False,
         dropout=0.0,
+        input_dropout=0.0,
         batch_norm=False,
         init="he",
         augment_shift=0,
@@ -514,6 +519,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         self.l1 = l1
         self.l2_first_layer_only = l2_first_layer_only
         self.dropout = dropout
+        self.input_dropout = input_dropout
         self.batch_norm = batch_norm
         self.init = init
         self.augment_shift = augment_shift
@@ -532,7 +538,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
     def _build(self, n_features: int, n_classes: int) -> None:
         rng, dtype = self._rng, np.dtype(self.dtype)
         sizes = [n_features, *self._hidden_sizes(), n_classes]
-        layers: list[Layer] = []
+        layers: list[Layer] = [Dropout(self.input_dropout, rng)] if self.input_dropout else []
         for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
             W = init_weights(fan_in, fan_out, self.init, rng, dtype)
             layers.append(Dense(W, np.zeros(fan_out, dtype), input_grad=i > 0))

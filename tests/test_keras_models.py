@@ -60,3 +60,25 @@ def test_train_keras_cnn_runs(tiny_splits):
                                     "optimizer": {"name": "adam"}, "batch_size": 32, "epochs": 1, "seed": 1,
                                     "reduce_lr": {"patience": 1, "factor": 0.5}})
     assert out["epochs"] == 1 and 0 <= out["test_accuracy"] <= 1
+
+
+def test_grid_search_runs_every_combination_once_and_replays(tiny_splits, tmp_path):
+    base = {"model": {"kind": "mlp", "hidden": [4]}, "optimizer": {"name": "adam"}, "batch_size": 20, "epochs": 1,
+            "seed": 0}
+    grid = {"model.hidden": [[4], [8, 4]], "model.dropout": [0.0, 0.2], "batch_size": [20, 30]}
+    runs = keras_models.keras_grid_search("grid", base, grid, root=tmp_path)
+    assert len(runs) == 8 and len(list((tmp_path / "grid").glob("*.json"))) == 8
+    assert {(tuple(r["trial"]["model.hidden"]), r["trial"]["model.dropout"], r["trial"]["batch_size"])
+            for r in runs} == {(h, d, b) for h in [(4,), (8, 4)] for d in [0.0, 0.2] for b in [20, 30]}
+    assert all(r["config"]["model"]["hidden"] == r["trial"]["model.hidden"] for r in runs)
+    assert runs[0]["config"]["optimizer"] == {"name": "adam"}  # untouched keys survive
+    replay = keras_models.keras_grid_search("grid", base, grid, root=tmp_path)
+    assert [r["config"] for r in replay] == [r["config"] for r in runs]
+
+
+def test_exploding_loss_is_recorded_as_diverged(tiny_splits):
+    out = keras_models.train_keras({"model": {"kind": "mlp", "hidden": [64, 64]},
+                                    "optimizer": {"name": "sgd", "learning_rate": 1e6}, "batch_size": 10,
+                                    "epochs": 3, "seed": 0, "divergence_factor": 10.0})
+    assert out["status"] == "diverged" and out["diverged_epoch"] == 1
+    assert "test_accuracy" not in out
