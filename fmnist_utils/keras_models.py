@@ -52,9 +52,10 @@ def build_mlp(hidden: Sequence[int] = (128, 128), activation: str = "relu", drop
 
 def build_cnn(filters: Sequence[int] = (32, 64, 128), kernel_size: int = 3, dense: Sequence[int] = (128,),
               batch_norm: bool = False, dropout: float = 0.0, pool: bool = True, padding: str = "same",
-              input_shape: tuple[int, int, int] = (28, 28, 1), n_classes: int = 10):
+              pool_padding: str = "valid", input_shape: tuple[int, int, int] = (28, 28, 1), n_classes: int = 10):
     """Conv blocks (conv [-> batch norm] -> ReLU [-> 2x2 max pool] [-> dropout]), flatten, dense ReLU layers
-    [-> dropout], softmax. ``filters`` gives each block's filter count, e.g. (8, 16, 32) for report 004's doubling."""
+    [-> dropout], softmax. ``filters`` gives each block's filter count, e.g. (8, 16, 32) for report 004's doubling;
+    ``pool_padding="same"`` pools 7x7 to 4x4 as report 004 did (``"valid"``: to 3x3)."""
     keras = _keras()
     layers = [keras.Input(input_shape)]
     for f in filters:
@@ -63,7 +64,7 @@ def build_cnn(filters: Sequence[int] = (32, 64, 128), kernel_size: int = 3, dens
             layers.append(keras.layers.BatchNormalization())
         layers.append(keras.layers.Activation("relu"))
         if pool:
-            layers.append(keras.layers.MaxPooling2D())
+            layers.append(keras.layers.MaxPooling2D(padding=pool_padding))
         if dropout:
             layers.append(keras.layers.Dropout(dropout))
     layers.append(keras.layers.Flatten())
@@ -76,6 +77,15 @@ def build_cnn(filters: Sequence[int] = (32, 64, 128), kernel_size: int = 3, dens
 
 
 BUILDERS = {"mlp": build_mlp, "cnn": build_cnn}
+
+
+def build_model(model_config: dict):
+    """The model a run configuration describes: ``{"kind": "mlp" | "cnn", ...builder arguments}``."""
+    arguments = dict(model_config)
+    kind = arguments.pop("kind")
+    if kind not in BUILDERS:
+        raise ValueError(f"model kind must be one of {sorted(BUILDERS)}, got {kind!r}")
+    return BUILDERS[kind](**arguments)
 
 
 def make_optimizer(name: str = "adam", learning_rate: float = 1e-3, **kwargs):
@@ -147,18 +157,22 @@ def train_keras(config: dict) -> dict:
     config: ``model`` (``{"kind": "mlp" | "cnn", ...builder arguments}``), ``optimizer``
     (``{"name": ..., "learning_rate": ..., ...}``), ``batch_size``, ``epochs``, ``seed``, optionally
     ``early_stopping`` (``{"patience": ..., "monitor": ..., "min_delta": ...}``, best weights restored),
-    ``reduce_lr`` (``{"patience": ..., "factor": ...}``), ``normalize``, ``store_test_proba``, ``verbose``
+    ``reduce_lr`` (``{"patience": ..., "factor": ...}``), ``normalize``, ``train_subset`` (train on that many
+    of the training images, class-balanced), ``store_test_proba``, ``verbose``
     (default True: an epoch progress bar) and ``divergence_factor`` (default 1e3: a mini-batch loss above this
     times the first one, or a non-finite one, stops the run as diverged).
     Early stopping and learning-rate reduction watch the validation split; test is only evaluated.
     """
-    from .data import load_splits
+    import dataclasses
+
+    from .data import load_splits, stratified_subset
 
     set_seed(config["seed"])
-    model_cfg = dict(config["model"])
-    kind = model_cfg.pop("kind")
-    data = load_splits(config.get("normalize", "scale"), flat=kind == "mlp")
-    model = BUILDERS[kind](**model_cfg)
+    data = load_splits(config.get("normalize", "scale"), flat=config["model"]["kind"] == "mlp")
+    if config.get("train_subset"):  # a class-balanced part of the 48,000 training images, for cheap grids
+        x_train, y_train = stratified_subset(data.x_train, data.y_train, config["train_subset"], seed=0)
+        data = dataclasses.replace(data, x_train=x_train, y_train=y_train)
+    model = build_model(config["model"])
     model.compile(make_optimizer(**config["optimizer"]), "sparse_categorical_crossentropy", metrics=["accuracy"])
     seconds: list[float] = []
     lrs: list[float] = []
@@ -178,6 +192,7 @@ def train_keras(config: dict) -> dict:
         "history": {k: [round(float(v), 6) for v in vals] for k, vals in history.items()},
         "epochs": len(h["loss"]),
         "n_parameters": int(model.count_params()),
+        "n_train": len(data.y_train),
     }
     if guard.diverged_epoch is not None:
         return {**out, "status": "diverged", "diverged_epoch": guard.diverged_epoch}
@@ -243,3 +258,20 @@ def keras_grid_search(experiment: str, base_config: dict, grid: dict[str, list],
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return runs
+
+
+def flops_per_image(model) -> int:
+    """Multiply-adds × 2 of one forward pass through the model's Conv2D and Dense layers (the rest is negligible).
+
+    Conv2D: 2 · H_out · W_out · k_h · k_w · C_in · C_out; Dense: 2 · inputs · units.
+    """
+    keras = _keras()
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            _, h, w, c_out = layer.output.shape
+            k_h, k_w = layer.kernel_size
+            total += 2 * h * w * k_h * k_w * layer.input.shape[-1] * c_out
+        elif isinstance(layer, keras.layers.Dense):
+            total += 2 * layer.input.shape[-1] * layer.units
+    return int(total)

@@ -82,3 +82,61 @@ def test_exploding_loss_is_recorded_as_diverged(tiny_splits):
                                     "epochs": 3, "seed": 0, "divergence_factor": 10.0})
     assert out["status"] == "diverged" and out["diverged_epoch"] == 1
     assert "test_accuracy" not in out
+
+
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_one_sgd_step_matches_keras_from_the_same_weights(batch_norm):
+    """Our NumPy network and Keras, same weights and mini-batch: one SGD step leaves the same parameters."""
+    import tensorflow as tf
+
+    from fmnist_utils.mlp import SGD, BatchNorm, Dense, Network, ReLU
+
+    rng = np.random.default_rng(0)
+    x, y = rng.random((32, 20), dtype=np.float32), rng.integers(0, 10, 32)
+    keras_models.set_seed(0)
+    model = keras_models.build_mlp(hidden=(16, 16), batch_norm=batch_norm, n_inputs=20)
+    kernels = [w.numpy().copy() for w in model.weights if w.path.endswith("kernel")]
+    layers = []
+    for i, W in enumerate(kernels):
+        layers.append(Dense(W.copy(), np.zeros(W.shape[1], np.float32), input_grad=i > 0))
+        if i < len(kernels) - 1:
+            layers += [ReLU()] + ([BatchNorm(W.shape[1], np.float32)] if batch_norm else [])
+    net = Network(layers)
+    net.loss_and_grads(x, y)
+    SGD().step(net, 0.1)
+    with tf.GradientTape() as tape:
+        loss = keras_models._keras().losses.SparseCategoricalCrossentropy()(y, model(x, training=True))
+    optimizer = keras_models.make_optimizer("sgd", 0.1)
+    optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_weights), model.trainable_weights))
+    keras_values = {w.path.split("/")[-1] + str(i): w.numpy() for i, w in enumerate(model.weights)}
+    ours = []
+    for layer in layers:
+        if isinstance(layer, Dense):
+            ours += [layer.params["W"], layer.params["b"]]
+        elif isinstance(layer, BatchNorm):
+            ours += [layer.params["gamma"], layer.params["beta"], layer.running_mean, layer.running_var]
+    assert len(ours) == len(keras_values)
+    for mine, (name, theirs) in zip(ours, keras_values.items()):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-6, err_msg=name)
+
+
+def test_flops_per_image_counts_convolutions_and_dense_layers():
+    cnn = keras_models.build_cnn(filters=(8,), kernel_size=3, dense=(16,))  # 28x28x8 conv, pool to 14x14x8
+    conv = 2 * 28 * 28 * 3 * 3 * 1 * 8
+    dense = 2 * 14 * 14 * 8 * 16 + 2 * 16 * 10
+    assert keras_models.flops_per_image(cnn) == conv + dense
+    assert keras_models.flops_per_image(keras_models.build_mlp(hidden=())) == 2 * 784 * 10
+
+
+def test_train_subset_is_class_balanced_and_recorded(tiny_splits):
+    out = keras_models.train_keras({"model": {"kind": "mlp", "hidden": [4]}, "optimizer": {"name": "adam"},
+                                    "batch_size": 10, "epochs": 1, "seed": 0, "train_subset": 30, "verbose": False})
+    assert out["n_train"] == 30
+    with pytest.raises(ValueError, match="n must be between"):
+        keras_models.train_keras({"model": {"kind": "mlp", "hidden": [4]}, "optimizer": {"name": "adam"},
+                                  "batch_size": 10, "epochs": 1, "seed": 0, "train_subset": 600})
+
+
+def test_report_004_cnn_pools_seven_to_four():
+    model = keras_models.build_cnn(filters=(8, 16, 32), dense=(), batch_norm=True, dropout=0.25, pool_padding="same")
+    assert model.layers[-2].output.shape == (None, 4 * 4 * 32)  # the flatten before the softmax
