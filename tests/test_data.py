@@ -199,3 +199,11 @@ def test_real_data_as_published():
     splits = data.load_splits()
     assert splits.x_train.shape == (48000, 784) and splits.x_val.shape == (12000, 784)
     assert np.bincount(splits.y_val).tolist() == [1200] * 10
+
+
+def test_flip_horizontal_mirrors_each_row():
+    images = np.arange(2 * 28 * 28).reshape(2, 28, 28)
+    flipped = data.flip_horizontal(images.reshape(2, -1))
+    assert flipped.shape == (2, 784)
+    np.testing.assert_array_equal(flipped.reshape(2, 28, 28)[:, :, 0], images[:, :, -1])
+    np.testing.assert_array_equal(data.flip_horizontal(flipped), images.reshape(2, -1))

@@ -105,3 +105,26 @@ def test_run_seeds_and_json_is_readable(tmp_path):
     assert [r["config"]["seed"] for r in records] == [0, 1]
     text = ex.run_path("exp", {"lr": 0.1, "seed": 0}, root=tmp_path).read_text()
     assert '"val_accuracy": [0.5, 0.75]' in text  # number lists stay on one line
+
+
+@pytest.fixture
+def tiny_image_splits(monkeypatch):
+    from fmnist_utils import data
+
+    rng = np.random.default_rng(0)
+    x, y = rng.random((150, 784), dtype=np.float32), np.arange(150) % 10
+    monkeypatch.setattr(data, "load_splits", lambda normalize="scale", flat=True, dtype="float32": data.Splits(
+        x[:90], y[:90], x[90:120], y[90:120], x[120:], y[120:]))
+
+
+def test_numpy_mlp_refit_on_train_and_val_and_flip_tta(tiny_image_splits):
+    params = {"hidden_layer_sizes": [8], "max_iter": 2, "n_iter_no_change": None, "batch_size": 30}
+    plain = ex.train_numpy_mlp({"params": params, "seed": 0, "verbose": False})
+    assert plain["history"]["val_accuracy"] and "val_accuracy" in plain and "tta" not in plain
+    refit = ex.train_numpy_mlp({"params": params, "seed": 0, "verbose": False, "fit_on": "train+val",
+                                "flip_tta": True, "store_test_proba": True})
+    assert "val_accuracy" not in refit and refit["history"]["val_accuracy"] == []
+    assert len(refit["batch_loss"]) == 2 * 4  # 120 images in batches of 30, twice
+    assert set(refit["tta"]) == {"test_accuracy"} and refit["arrays"]["test_proba"].shape == (30, 10)
+    with pytest.raises(ValueError, match="fit_on must be"):
+        ex.train_numpy_mlp({"params": params, "seed": 0, "fit_on": "test"})

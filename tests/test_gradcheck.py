@@ -32,6 +32,7 @@ def small_net(**params):
     {"activation": "tanh", "alpha": 0.5, "l2_first_layer_only": True},
     {"activation": "tanh", "batch_norm": True},
     {"activation": "relu", "dropout": 0.3},
+    {"activation": "relu", "input_dropout": 0.2, "dropout": 0.1},
     {"activation": "leaky_relu", "batch_norm": True, "dropout": 0.2, "alpha": 0.1, "l1": 0.05},
 ], ids=lambda p: "-".join(f"{k}={v}" for k, v in p.items()))
 def test_backprop_matches_finite_differences(params):

@@ -238,3 +238,14 @@ def test_exploding_loss_that_settles_on_dead_units_is_divergence():
     kept = MLPClassifier((32,), solver="sgd", momentum=0.0, learning_rate_init=0.1, max_iter=5, random_state=0,
                          divergence_factor=None, n_iter_no_change=None).fit(X, y)
     assert kept.diverged_epoch_ is None and kept.n_iter_ == 5
+
+
+def test_input_dropout_drops_pixels_in_training_only():
+    X, y = blobs()
+    clf = MLPClassifier((16,), input_dropout=0.5, max_iter=2, random_state=0).fit(X, y)
+    first = clf.network_.layers[0]
+    assert isinstance(first, mlp.Dropout) and first.rate == 0.5
+    dropped = first.forward(np.ones((200, 8), np.float32), train=True)
+    assert 0.3 < (dropped == 0).mean() < 0.7
+    np.testing.assert_array_equal(first.forward(X[:3]), X[:3])  # inference passes pixels unchanged
+    assert clf.n_parameters_ == MLPClassifier((16,), max_iter=1, random_state=0).fit(X, y).n_parameters_
