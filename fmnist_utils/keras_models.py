@@ -234,6 +234,8 @@ def keras_grid_search(experiment: str, base_config: dict, grid: dict[str, list],
 
     from .experiments import run_experiment
 
+    if "seed" not in base_config:
+        raise ValueError("keras_grid_search: base_config needs a 'seed' (each grid point is one seeded run)")
     hp = kt.HyperParameters()
     for key, values in grid.items():
         hp.Choice(key, list(range(len(values))))  # indices: keras-tuner choices must be scalars
@@ -253,7 +255,8 @@ def keras_grid_search(experiment: str, base_config: dict, grid: dict[str, list],
     workdir = tempfile.mkdtemp(prefix="keras_tuner_")
     try:
         oracle = kt.oracles.GridSearchOracle(kt.Objective(objective, "max"), hyperparameters=hp,
-                                             max_trials=int(np.prod([len(v) for v in grid.values()])))
+                                             max_trials=int(np.prod([len(v) for v in grid.values()])),
+                                             max_consecutive_failed_trials=1)  # a failing trial stops the search
         CachedTrials(oracle=oracle, directory=workdir, project_name=experiment, overwrite=True).search(verbose=0)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -140,3 +140,8 @@ def test_train_subset_is_class_balanced_and_recorded(tiny_splits):
 def test_report_004_cnn_pools_seven_to_four():
     model = keras_models.build_cnn(filters=(8, 16, 32), dense=(), batch_norm=True, dropout=0.25, pool_padding="same")
     assert model.layers[-2].output.shape == (None, 4 * 4 * 32)  # the flatten before the softmax
+
+
+def test_grid_search_needs_a_seed(tmp_path):
+    with pytest.raises(ValueError, match="needs a 'seed'"):
+        keras_models.keras_grid_search("grid", {"model": {"kind": "mlp"}}, {"batch_size": [8]}, root=tmp_path)
