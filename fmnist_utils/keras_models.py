@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -217,7 +218,7 @@ def _with_value(config: dict, dotted_key: str, value) -> dict:
 
 
 def keras_grid_search(experiment: str, base_config: dict, grid: dict[str, list],
-                      objective: str = "val_accuracy", root=None) -> list[dict]:
+                      objective: str = "val_accuracy", root: Path | None = None) -> list[dict]:
     """Every combination of ``grid`` with keras-tuner's grid oracle, each trial a cached ``train_keras`` run.
 
     grid: dotted config keys to candidate values, e.g. ``{"model.hidden": [[512], [768]],
