@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]*_*.ipynb))
 NB ?=
 
-.PHONY: report test retrain lint unit nbval bench setup system-deps clean-venv
+.PHONY: report test retrain lint unit nbval bench bench-cnn setup system-deps clean-venv
 
 setup: system-deps $(VENV)/.installed
 
@@ -46,6 +46,10 @@ test: setup
 ## Speed of the NumPy MLP against Keras on this machine (not part of CI).
 bench: setup
 	$(BIN)/python benchmarks/mlp_speed.py | tee results/benchmarks/mlp_speed.txt
+
+## Seconds per epoch of the reports' CNNs on this machine, to plan CNN budgets (not part of CI).
+bench-cnn: setup
+	$(BIN)/python benchmarks/cnn_speed.py | tee results/benchmarks/cnn_speed.txt
 
 clean-venv:
 	rm -rf $(VENV)
