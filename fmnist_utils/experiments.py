@@ -248,16 +248,17 @@ def train_numpy_mlp(config: dict) -> dict:
         x, y = getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
         out[f"{split}_accuracy"] = round(float(clf.score(x, y)), 6)
         out[f"{split}_loss"] = round(float(clf.log_loss(x, y)), 6)
-    test_proba = clf.predict_proba(data.x_test)
+    test_proba = None
     if config.get("flip_tta"):
         out["tta"] = {}
         for split in splits[1:]:
             x, y = getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
             proba = (clf.predict_proba(x) + clf.predict_proba(flip_horizontal(x))) / 2
             out["tta"][f"{split}_accuracy"] = round(float((clf.classes_[proba.argmax(1)] == y).mean()), 6)
-            test_proba = proba
+            test_proba = proba  # the last split is test
     if config.get("store_test_proba"):
-        out["arrays"] = {"test_proba": test_proba.astype(np.float16)}
+        proba = clf.predict_proba(data.x_test) if test_proba is None else test_proba
+        out["arrays"] = {"test_proba": proba.astype(np.float16)}
     return out
 
 
