@@ -119,8 +119,10 @@ def tiny_image_splits(monkeypatch):
 
 def test_numpy_mlp_refit_on_train_and_val_and_flip_tta(tiny_image_splits):
     params = {"hidden_layer_sizes": [8], "max_iter": 2, "n_iter_no_change": None, "batch_size": 30}
-    plain = ex.train_numpy_mlp({"params": params, "seed": 0, "verbose": False})
+    plain = ex.train_numpy_mlp({"params": params, "seed": 0, "verbose": False, "store_test_proba": True})
     assert plain["history"]["val_accuracy"] and "val_accuracy" in plain and "tta" not in plain
+    assert plain["arrays"]["test_proba"].shape == (30, 10)
+    assert "arrays" not in ex.train_numpy_mlp({"params": params, "seed": 0, "verbose": False})
     refit = ex.train_numpy_mlp({"params": params, "seed": 0, "verbose": False, "fit_on": "train+val",
                                 "flip_tta": True, "store_test_proba": True})
     assert "val_accuracy" not in refit and refit["history"]["val_accuracy"] == []
