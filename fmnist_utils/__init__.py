@@ -3,8 +3,10 @@
 - ``data``: load and verify Fashion-MNIST, preprocessing, the 48k/12k split
 - ``mlp``: the from-scratch NumPy MLP (layers, network, scikit-learn estimator)
 - ``gradcheck``: finite-difference gradient checks
-- ``keras_models``: Keras builders for the reports' MLPs and CNNs
+- ``keras_models``: Keras builders for the reports' MLPs and CNNs, their trainer, keras-tuner grids
 - ``experiments``: the runner and its cache in ``results/``
+- ``evaluation``: confused pairs, calibration, McNemar's test
+- ``summary``: the series summary (reports' numbers beside ours) and the README's headline table
 - ``plotting``: plot style, shared plots, export of figures and tables
 """
 

@@ -290,3 +290,29 @@ def grid_search_numpy_mlp(config: dict) -> dict:
         for i in range(len(cv["params"]))
     ]
     return {"cv_results": rows, "best_params": search.best_params_, "best_score": round(float(search.best_score_), 6)}
+
+
+def stored_test_proba(record: dict) -> tuple[np.ndarray, float, bool]:
+    """The test-set probabilities stored with a run, the validation accuracy of that same predictor, and whether
+    it averages each image with its mirror image (flip test-time augmentation).
+
+    Keras runs with ``flip_tta`` store both predictors; the TTA one is taken when it is better on validation.
+    NumPy runs with ``flip_tta`` store only the averaged probabilities, so their TTA validation accuracy applies.
+    """
+    arrays = load_arrays(record)
+    tta = record.get("tta", {})
+    if "test_proba_tta" in arrays and tta.get("val_accuracy", -1) > record["val_accuracy"]:
+        return arrays["test_proba_tta"].astype(np.float32), tta["val_accuracy"], True
+    if "test_proba_tta" not in arrays and record["config"].get("flip_tta"):
+        return arrays["test_proba"].astype(np.float32), tta["val_accuracy"], True
+    return arrays["test_proba"].astype(np.float32), record["val_accuracy"], False
+
+
+def best_stored_run(experiment: str, root: Path | None = None) -> dict:
+    """The run of ``experiment`` with stored test probabilities whose predictor is best on validation."""
+    runs = [r for r in stored_runs(experiment, root) if r.get("status") == "ok"
+            and Path(r["_path"]).with_suffix(".npz").is_file()]
+    if not runs:
+        raise ResultsCacheError(f"no run of {experiment!r} with stored test probabilities in "
+                                f"{(root or results_dir()) / experiment}; run its notebook (make retrain NB=...)")
+    return max(runs, key=lambda r: stored_test_proba(r)[1])

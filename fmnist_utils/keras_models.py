@@ -53,26 +53,47 @@ def build_mlp(hidden: Sequence[int] = (128, 128), activation: str = "relu", drop
 
 def build_cnn(filters: Sequence[int] = (32, 64, 128), kernel_size: int = 3, dense: Sequence[int] = (128,),
               batch_norm: bool = False, dropout: float = 0.0, pool: bool = True, padding: str = "same",
-              pool_padding: str = "valid", input_shape: tuple[int, int, int] = (28, 28, 1), n_classes: int = 10):
-    """Conv blocks (conv [-> batch norm] -> ReLU [-> 2x2 max pool] [-> dropout]), flatten, dense ReLU layers
-    [-> dropout], softmax. ``filters`` gives each block's filter count, e.g. (8, 16, 32) for report 004's doubling;
-    ``pool_padding="same"`` pools 7x7 to 4x4 as report 004 did (``"valid"``: to 3x3)."""
+              pool_padding: str = "valid", convs_per_block: int | Sequence[int] = 1, global_pool: bool = False,
+              dense_dropout: float | None = None, flip: bool = False, shift: float = 0.0, erase: float = 0.0,
+              input_shape: tuple[int, int, int] = (28, 28, 1), n_classes: int = 10):
+    """Conv blocks (``convs_per_block`` × (conv [-> batch norm] -> ReLU) [-> 2x2 max pool] [-> dropout]), flatten
+    (or global average pooling), dense ReLU layers [-> dropout], softmax. ``convs_per_block`` is one count for
+    every block or one per block.
+
+    ``filters`` gives each block's filter count, e.g. (8, 16, 32) for report 004's doubling; ``pool_padding="same"``
+    pools 7x7 to 4x4 as report 004 did (``"valid"``: to 3x3). ``dense_dropout`` defaults to ``dropout``.
+    Augmentation layers, active only while training: ``flip`` (random horizontal flips), ``shift`` (random
+    translations up to that fraction of the image) and ``erase`` (random erasing with that probability).
+    """
     keras = _keras()
     layers = [keras.Input(input_shape)]
-    for f in filters:
-        layers.append(keras.layers.Conv2D(f, kernel_size, padding=padding, use_bias=not batch_norm))
-        if batch_norm:
-            layers.append(keras.layers.BatchNormalization())
-        layers.append(keras.layers.Activation("relu"))
+    if flip:
+        layers.append(keras.layers.RandomFlip("horizontal"))
+    if shift:
+        layers.append(keras.layers.RandomTranslation(shift, shift, fill_mode="constant"))
+    if erase:
+        layers.append(keras.layers.RandomErasing(factor=erase, scale=(0.02, 0.2), fill_value=0.0))
+    counts = [convs_per_block] * len(filters) if isinstance(convs_per_block, int) else list(convs_per_block)
+    if len(counts) != len(filters):
+        raise ValueError(f"convs_per_block needs one count per block ({len(filters)}), got {convs_per_block}")
+    for f, n_convs in zip(filters, counts):
+        for _ in range(n_convs):
+            layers.append(keras.layers.Conv2D(f, kernel_size, padding=padding, use_bias=not batch_norm))
+            if batch_norm:
+                layers.append(keras.layers.BatchNormalization())
+            layers.append(keras.layers.Activation("relu"))
         if pool:
             layers.append(keras.layers.MaxPooling2D(padding=pool_padding))
         if dropout:
             layers.append(keras.layers.Dropout(dropout))
-    layers.append(keras.layers.Flatten())
+    layers.append(keras.layers.GlobalAveragePooling2D() if global_pool else keras.layers.Flatten())
+    dense_dropout = dropout if dense_dropout is None else dense_dropout
     for units in dense:
         layers.append(keras.layers.Dense(units, activation="relu"))
-        if dropout:
-            layers.append(keras.layers.Dropout(dropout))
+        if dense_dropout:
+            layers.append(keras.layers.Dropout(dense_dropout))
+    if global_pool and dense_dropout and not dense:
+        layers.append(keras.layers.Dropout(dense_dropout))
     layers.append(keras.layers.Dense(n_classes, activation="softmax"))
     return keras.Sequential(layers)
 
@@ -162,19 +183,27 @@ def train_keras(config: dict) -> dict:
     of the training images, class-balanced), ``store_test_proba``, ``verbose``
     (default True: an epoch progress bar) and ``divergence_factor`` (default 1e3: a mini-batch loss above this
     times the first one, or a non-finite one, stops the run as diverged).
+    For stronger recipes: ``optimizer["schedule"] = "cosine"`` (cosine decay to 0 over all epochs),
+    ``label_smoothing`` (losses are then smoothed cross-entropy), ``flip_tta`` (also score the mean probabilities
+    of each image and its mirror image, under ``tta``) and ``cv_fold`` (``[index, k]``: train on the other k-1
+    of k stratified folds of the training split and score the held-out fold as ``fold_accuracy``).
     Early stopping and learning-rate reduction watch the validation split; test is only evaluated.
     """
     import dataclasses
 
-    from .data import load_splits, stratified_subset
+    from .data import flip_horizontal, load_splits, stratified_subset
 
     set_seed(config["seed"])
     data = load_splits(config.get("normalize", "scale"), flat=config["model"]["kind"] == "mlp")
     if config.get("train_subset"):  # a class-balanced part of the 48,000 training images, for cheap grids
         x_train, y_train = stratified_subset(data.x_train, data.y_train, config["train_subset"], seed=0)
         data = dataclasses.replace(data, x_train=x_train, y_train=y_train)
+    held_out = None
+    if config.get("cv_fold"):
+        held_out, data = _fold_split(data, *config["cv_fold"])
     model = build_model(config["model"])
-    model.compile(make_optimizer(**config["optimizer"]), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(_optimizer(config, len(data.y_train)), _loss(config), metrics=["accuracy"])
+    targets = _targets(config)
     seconds: list[float] = []
     lrs: list[float] = []
     guard = _divergence_guard(config.get("divergence_factor", 1e3))
@@ -184,8 +213,8 @@ def train_keras(config: dict) -> dict:
         from tqdm.keras import TqdmCallback
 
         callbacks.append(TqdmCallback(verbose=0, tqdm_class=tqdm, unit="epoch"))
-    fit = model.fit(data.x_train, data.y_train, batch_size=config["batch_size"], epochs=config["epochs"],
-                    validation_data=(data.x_val, data.y_val), verbose=0, callbacks=callbacks)
+    fit = model.fit(data.x_train, targets(data.y_train), batch_size=config["batch_size"], epochs=config["epochs"],
+                    validation_data=(data.x_val, targets(data.y_val)), verbose=0, callbacks=callbacks)
     h = fit.history
     history = {"train_loss": h["loss"], "train_accuracy": h["accuracy"], "val_loss": h["val_loss"],
                "val_accuracy": h["val_accuracy"], "lr": lrs, "seconds": seconds}
@@ -200,13 +229,69 @@ def train_keras(config: dict) -> dict:
     monitor = (config.get("early_stopping") or {}).get("monitor", "val_loss")
     scores = np.asarray(h[monitor])
     out["best_epoch"] = int(np.argmax(scores) if "accuracy" in monitor else np.argmin(scores)) + 1
-    for split in ("train", "val", "test"):
-        loss, acc = model.evaluate(getattr(data, f"x_{split}"), getattr(data, f"y_{split}"), verbose=0,
-                                   batch_size=1024)
+    splits = {split: (getattr(data, f"x_{split}"), getattr(data, f"y_{split}")) for split in ("train", "val", "test")}
+    if held_out is not None:
+        splits["fold"] = held_out
+    for split, (x, y) in splits.items():
+        loss, acc = model.evaluate(x, targets(y), verbose=0, batch_size=1024)
         out[f"{split}_accuracy"], out[f"{split}_loss"] = round(float(acc), 6), round(float(loss), 6)
+    arrays = {}
     if config.get("store_test_proba"):
-        out["arrays"] = {"test_proba": model.predict(data.x_test, verbose=0, batch_size=1024).astype(np.float16)}
+        arrays["test_proba"] = model.predict(data.x_test, verbose=0, batch_size=1024)
+    if config.get("flip_tta"):
+        out["tta"] = {}
+        for split in ("val", "test"):
+            x, y = splits[split]
+            proba = (model.predict(x, verbose=0, batch_size=1024)
+                     + model.predict(flip_horizontal(x), verbose=0, batch_size=1024)) / 2
+            out["tta"][f"{split}_accuracy"] = round(float((proba.argmax(1) == y).mean()), 6)
+        if config.get("store_test_proba"):
+            arrays["test_proba_tta"] = proba
+    if arrays:
+        out["arrays"] = {name: a.astype(np.float16) for name, a in arrays.items()}
     return out
+
+
+def _fold_split(data, index: int, k: int):
+    """The held-out fold ``(x, y)`` and the splits with training cut to the other folds (stratified, seed 0)."""
+    import dataclasses
+
+    from sklearn.model_selection import StratifiedKFold
+
+    if not 0 <= index < k:
+        raise ValueError(f"cv_fold must be [index, k] with 0 <= index < k, got {[index, k]}")
+    train_idx, fold_idx = list(StratifiedKFold(k, shuffle=True, random_state=0).split(data.x_train,
+                                                                                        data.y_train))[index]
+    held_out = (data.x_train[fold_idx], data.y_train[fold_idx])
+    return held_out, dataclasses.replace(data, x_train=data.x_train[train_idx], y_train=data.y_train[train_idx])
+
+
+def _optimizer(config: dict, n_train: int):
+    """The configured optimizer; ``schedule: "cosine"`` decays its learning rate to 0 over every training step."""
+    keras = _keras()
+    options = dict(config["optimizer"])
+    schedule = options.pop("schedule", None)
+    if schedule == "cosine":
+        steps = config["epochs"] * -(-n_train // config["batch_size"])
+        options["learning_rate"] = keras.optimizers.schedules.CosineDecay(options.get("learning_rate", 1e-3), steps)
+    elif schedule is not None:
+        raise ValueError(f"optimizer schedule must be 'cosine' or absent, got {schedule!r}")
+    return make_optimizer(**options)
+
+
+def _loss(config: dict):
+    """Sparse cross-entropy, or cross-entropy on one-hot targets smoothed by ``label_smoothing``."""
+    keras = _keras()
+    if config.get("label_smoothing"):
+        return keras.losses.CategoricalCrossentropy(label_smoothing=config["label_smoothing"])
+    return keras.losses.SparseCategoricalCrossentropy()
+
+
+def _targets(config: dict):
+    """Labels as the loss wants them: one-hot for label smoothing, else class indices."""
+    from .data import one_hot
+
+    return one_hot if config.get("label_smoothing") else (lambda y: y)
 
 
 def _with_value(config: dict, dotted_key: str, value) -> dict:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .paths import atomic_write, figures_dir
+from .summary import leading_number, summary_row
 
 PNG_METADATA = {"Software": None}
 PDF_METADATA = {"CreationDate": None, "Creator": None, "Producer": None}
@@ -167,14 +168,17 @@ def comparison_table(
     label: str = "setting",
     report_column: str = "report",
     budget: str | dict[str, str] = "as reported",
+    inventory_id: str | dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """Report's number beside ours (mean ± std over seeds) for each setting.
 
     runs: setting -> stored runs (one per seed); diverged runs are counted, never averaged.
     reported: setting -> the report's figure (a number, or text such as "(figure only)").
     budget: one budget for all rows, or one per setting.
+    inventory_id: also build the series-summary rows of this inventory row (``attrs["summary_rows"]``, saved
+    with ``summary.record_summary``); a dict gives each setting its own id (settings left out get no row).
     """
-    rows = []
+    rows, summary_rows = [], []
     for name, records in runs.items():
         ok = [r for r in records if r.get("status") == "ok"]
         diverged = [r for r in records if r.get("status") == "diverged"]
@@ -189,4 +193,12 @@ def comparison_table(
             "runs (seeds)": f"{len(ok)}" + (f" + {len(diverged)} diverged" if diverged and ok else ""),
             "budget": budget if isinstance(budget, str) else budget[name],
         })
-    return pd.DataFrame(rows)
+        row_id = inventory_id.get(name) if isinstance(inventory_id, dict) else inventory_id
+        if row_id:
+            summary_rows.append((name, summary_row(
+                row_id, f"{label}: {name}", metric.split("_")[0], leading_number(reported.get(name)),
+                [r[metric] for r in ok], rows[-1]["budget"], notes=f"{len(diverged)} diverged" if diverged else "")))
+    table = pd.DataFrame(rows)
+    table.attrs["summary_rows"] = summary_rows  # (setting, row) pairs: record_summary matches them by setting
+    table.attrs["summary_label"] = label
+    return table

@@ -130,3 +130,24 @@ def test_numpy_mlp_refit_on_train_and_val_and_flip_tta(tiny_image_splits):
     assert set(refit["tta"]) == {"test_accuracy"} and refit["arrays"]["test_proba"].shape == (30, 10)
     with pytest.raises(ValueError, match="fit_on must be"):
         ex.train_numpy_mlp({"params": params, "seed": 0, "fit_on": "test"})
+
+
+def test_best_stored_run_compares_the_stored_predictors_on_validation(tmp_path):
+    proba = np.eye(10, dtype=np.float32)[:4]
+
+    def stored(seed, out):
+        ex.run_experiment("best", {"seed": seed, **out.pop("config", {})}, CountingTrainer(
+            {"test_accuracy": 0.5, **out}), root=tmp_path)
+
+    stored(0, {"val_accuracy": 0.90, "arrays": {"test_proba": proba}})
+    stored(1, {"val_accuracy": 0.89, "tta": {"val_accuracy": 0.91}, "config": {"flip_tta": True},
+               "arrays": {"test_proba": proba}})  # NumPy style: only the averaged probabilities are stored
+    stored(2, {"val_accuracy": 0.95})  # no stored probabilities: not a candidate
+    best = ex.best_stored_run("best", root=tmp_path)
+    assert best["config"]["seed"] == 1 and ex.stored_test_proba(best)[1:] == (0.91, True)
+    stored(3, {"val_accuracy": 0.905, "tta": {"val_accuracy": 0.90},
+               "arrays": {"test_proba": proba, "test_proba_tta": proba[::-1]}})  # Keras style: TTA worse here
+    _, val, uses_tta = ex.stored_test_proba(ex.run_experiment("best", {"seed": 3}, CountingTrainer(), root=tmp_path))
+    assert (val, uses_tta) == (0.905, False)
+    with pytest.raises(ex.ResultsCacheError, match="no run of 'missing'"):
+        ex.best_stored_run("missing", root=tmp_path)

@@ -145,3 +145,35 @@ def test_report_004_cnn_pools_seven_to_four():
 def test_grid_search_needs_a_seed(tmp_path):
     with pytest.raises(ValueError, match="needs a 'seed'"):
         keras_models.keras_grid_search("grid", {"model": {"kind": "mlp"}}, {"batch_size": [8]}, root=tmp_path)
+
+
+def test_cnn_blocks_global_pooling_and_augmentation_layers():
+    model = keras_models.build_cnn(filters=(4, 8), convs_per_block=2, batch_norm=True, global_pool=True, dense=(),
+                                   dropout=0.1, dense_dropout=0.3, flip=True, shift=0.1, erase=0.5)
+    names = [type(layer).__name__ for layer in model.layers]
+    assert names[:3] == ["RandomFlip", "RandomTranslation", "RandomErasing"]
+    assert names.count("Conv2D") == 4 and "GlobalAveragePooling2D" in names and "Flatten" not in names
+    assert [layer.rate for layer in model.layers if type(layer).__name__ == "Dropout"] == [0.1, 0.1, 0.3]
+    x = np.random.default_rng(0).random((3, 28, 28, 1), dtype=np.float32)
+    np.testing.assert_allclose(model(x, training=False), model(x, training=False))  # augmentation off at inference
+    per_block = keras_models.build_cnn(filters=(4, 8, 16), convs_per_block=[1, 2, 2], dense=())
+    assert [layer.filters for layer in per_block.layers if type(layer).__name__ == "Conv2D"] == [4, 8, 8, 16, 16]
+    with pytest.raises(ValueError, match="one count per block"):
+        keras_models.build_cnn(filters=(4, 8), convs_per_block=[1, 2, 2])
+
+
+def test_cosine_label_smoothing_tta_and_folds(tiny_splits):
+    config = {"model": {"kind": "cnn", "filters": [4], "dense": [], "flip": True}, "batch_size": 16, "epochs": 2,
+              "optimizer": {"name": "adamw", "learning_rate": 0.01, "schedule": "cosine"}, "seed": 0,
+              "label_smoothing": 0.1, "flip_tta": True, "store_test_proba": True, "cv_fold": [1, 3]}
+    out = keras_models.train_keras(config)
+    assert out["n_train"] == 40  # two of three folds of the 60 training images
+    assert 0 <= out["fold_accuracy"] <= 1 and set(out["tta"]) == {"val_accuracy", "test_accuracy"}
+    assert out["history"]["lr"][-1] < out["history"]["lr"][0] < 0.01  # decays within the first epoch already
+    proba = out["arrays"]["test_proba_tta"].astype(np.float32)
+    assert proba.shape == (20, 10)
+    assert out["tta"]["test_accuracy"] == pytest.approx((proba.argmax(1) == np.arange(80, 100) % 10).mean())
+    with pytest.raises(ValueError, match="cv_fold must be"):
+        keras_models.train_keras({**config, "cv_fold": [3, 3]})
+    with pytest.raises(ValueError, match="schedule must be"):
+        keras_models.train_keras({**config, "cv_fold": None, "optimizer": {"name": "adam", "schedule": "step"}})

@@ -1,0 +1,179 @@
+"""The series summary: every number of the reports beside ours, read from ``results/``.
+
+Each notebook, after loading its runs, builds one ``summary_row`` per reported figure it regenerates (or lets
+``comparison_table(..., inventory_id=...)`` build them) and saves them with ``record_summary``
+(``figures/<notebook>/summary_rows.csv``). Notebook 05 joins those rows with the
+inventory (``series_summary``), so no reproduced number is ever typed by hand.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .paths import REPO_ROOT, atomic_write, figures_dir
+
+COLUMNS = ["inventory_id", "report", "notebook", "what", "split", "reported", "reproduced_mean", "reproduced_std",
+           "n_runs", "budget", "conclusion_holds", "notes"]
+CONCLUSIONS = ("yes", "no", "partly", "")
+#: Inventory kinds that carry a number (the rest are figures or methods).
+NUMERIC_KINDS = ("number", "table", "row")
+ROWS_FILE = "summary_rows.csv"
+
+
+def load_inventory(path: Path | None = None) -> pd.DataFrame:
+    """``inventory.csv``: every figure, table and number of the reports, with its id and notebook."""
+    path = path or REPO_ROOT / "inventory.csv"
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+def is_numeric(kind: str) -> bool:
+    """Whether an inventory row of this kind reports a number (``numbers+figure``, ``table``, ``row+figure``...)."""
+    return any(part.startswith(NUMERIC_KINDS) for part in kind.split("+"))
+
+
+def summary_row(inventory_id: str, what: str, split: str, reported: float | None, values: Sequence[float],
+                budget: str = "as reported", conclusion_holds: str = "", notes: str = "") -> dict:
+    """One summary row: the report's figure (a fraction, or None where it gave none) and ours as mean and
+    sample std over ``values`` (one per run, read from results/)."""
+    if conclusion_holds not in CONCLUSIONS:
+        raise ValueError(f"conclusion_holds must be one of {CONCLUSIONS}, got {conclusion_holds!r}")
+    values = np.asarray([float(v) for v in values], dtype=float)
+    return {"inventory_id": inventory_id, "what": what, "split": split,
+            "reported": None if reported is None else float(reported),
+            "reproduced_mean": round(float(values.mean()), 4) if len(values) else None,
+            "reproduced_std": round(float(values.std(ddof=1)), 4) if len(values) > 1 else None,
+            "n_runs": len(values), "budget": budget, "conclusion_holds": conclusion_holds, "notes": notes}
+
+
+def leading_number(figure: object) -> float | None:
+    """A report's figure as a number: ``0.8487`` -> 0.8487, ``"0.7507 (val)"`` -> 0.7507, text -> None."""
+    if isinstance(figure, (int, float, np.number)) and not isinstance(figure, bool):
+        return float(figure)
+    match = re.match(r"\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)", str(figure or ""))
+    return float(match.group(1)) if match else None
+
+
+def verdict(text: object) -> str:
+    """``"no (tanh best)"`` -> ``"no"``: the yes / no / partly a conclusion column starts with, else ``""``."""
+    word = str(text).split(" ")[0].strip(",;:.").lower()
+    return word if word in CONCLUSIONS else ""
+
+
+def record_summary(source: pd.DataFrame | Sequence[dict], notebook: str, conclusion_column: str | None = None) -> Path:
+    """Add summary rows to ``figures/<notebook>/summary_rows.csv``, replacing earlier rows of the same ids.
+
+    source: rows from ``summary_row``, or a table from ``comparison_table(..., inventory_id=...)``. For a table,
+    ``conclusion_column`` (default: the first column named ``conclusion holds ...``) fills each row's
+    ``conclusion_holds``, matched by setting, so sorting the table first is fine.
+    """
+    if isinstance(source, pd.DataFrame):
+        pairs = source.attrs.get("summary_rows", [])
+        if not pairs:
+            raise ValueError("record_summary: the table has no summary rows; pass inventory_id= to "
+                             "comparison_table, or pass rows made with summary_row")
+        column = conclusion_column or next((c for c in source.columns if str(c).startswith("conclusion holds")),
+                                           None)
+        verdicts = (dict(zip(source[source.attrs["summary_label"]], source[column].map(verdict)))
+                    if column else {})
+        rows = [{**row, "conclusion_holds": verdicts.get(name, row["conclusion_holds"])} for name, row in pairs]
+    else:
+        rows = list(source)
+    new = pd.DataFrame(rows, columns=[c for c in COLUMNS if c not in ("report", "notebook")])
+    duplicated = new.duplicated(["inventory_id", "what"])
+    if duplicated.any():
+        raise ValueError(f"summary rows repeat (inventory_id, what): {new[duplicated].values.tolist()}")
+    path = figures_dir() / notebook / ROWS_FILE
+    if path.exists():
+        old = pd.read_csv(path, keep_default_na=False, na_values=[""])
+        new = pd.concat([old[~old["inventory_id"].isin(new["inventory_id"])], new], ignore_index=True)
+    new = new.sort_values("inventory_id", kind="stable", ignore_index=True)
+    atomic_write(path, lambda p: new.to_csv(p, index=False, lineterminator="\n", quoting=csv.QUOTE_MINIMAL))
+    return path
+
+
+def series_summary(inventory: pd.DataFrame | None = None, figures: Path | None = None) -> pd.DataFrame:
+    """Every notebook's summary rows joined with the inventory, in inventory order.
+
+    Numeric inventory rows without a saved summary row raise (a notebook has not produced it); figure-only
+    rows get one row that points to their exported figure files.
+    """
+    inventory = load_inventory() if inventory is None else inventory
+    figures = figures or figures_dir()
+    saved = [pd.read_csv(p, keep_default_na=False, na_values=[""]) for p in sorted(figures.glob(f"*/{ROWS_FILE}"))]
+    rows = pd.concat(saved, ignore_index=True) if saved else pd.DataFrame(columns=COLUMNS)
+    unknown = sorted(set(rows["inventory_id"]) - set(inventory["id"]))
+    if unknown:
+        raise ValueError(f"summary rows name ids that are not in inventory.csv: {unknown}")
+    out, missing = [], []
+    for item in inventory.itertuples():
+        mine = rows[rows["inventory_id"] == item.id]
+        if mine.empty and is_numeric(item.kind):
+            missing.append(item.id)
+        elif mine.empty:
+            prefix = item.id.replace(".", "_").lower() + "_"  # figures are named after their id: 000_CNN_curves
+            pngs = sorted(f"{p.parent.name}/{p.name}" for p in figures.glob("*/*.png")
+                          if p.name.lower().startswith(prefix))
+            out.append({"inventory_id": item.id, "what": item.what, "split": "", "n_runs": 0,
+                        "budget": "", "conclusion_holds": "",
+                        "notes": "figures/" + ", figures/".join(pngs) if pngs else "method (no number)"})
+        for row in mine.to_dict("records"):
+            out.append(row)
+        for row in out[-max(len(mine), 1):]:
+            row.update(report=item.report[:3], notebook=item.notebook)
+    if missing:
+        raise ValueError(f"no summary row for numeric inventory rows {missing}: run their notebooks "
+                         "(make report) so they save figures/<notebook>/summary_rows.csv")
+    frame = pd.DataFrame(out, columns=COLUMNS)
+    frame["n_runs"] = frame["n_runs"].astype(int)
+    text = ["what", "split", "budget", "conclusion_holds", "notes"]
+    frame[text] = frame[text].fillna("")
+    return frame
+
+
+#: The summary rows the README's headline table shows: (inventory id, start of ``what``).
+HEADLINE_ROWS = [("001.FINAL", "test acc"), ("004.MLPFINAL", "test acc"), ("000.CNN", "model: tuned"),
+                 ("001.CNN", "model"), ("004.CNNFINAL", "test acc")]
+README_START, README_END = "<!-- headline:start -->", "<!-- headline:end -->"
+
+
+def readme_headline(summary: pd.DataFrame, best_models: pd.DataFrame) -> str:
+    """The README's headline table (Markdown): the reports' best test accuracies beside ours, and our best
+    model of each family, from the series summary and notebook 05's ``best_models`` table."""
+    rows = []
+    for inventory_id, what in HEADLINE_ROWS:
+        match = summary[(summary["inventory_id"] == inventory_id) & summary["what"].str.startswith(what)]
+        if match.empty:
+            raise ValueError(f"series summary has no row {inventory_id} '{what}...'")
+        row = match.iloc[0]
+        ours = f"{row['reproduced_mean']:.4f}" + (f" ± {row['reproduced_std']:.4f}"
+                                                 if pd.notna(row["reproduced_std"]) else "")
+        rows.append({"result": f"{inventory_id}: {row['what']}", "report": f"{row['reported']:.4f}",
+                     "ours (test)": ours, "runs": int(row["n_runs"]), "budget": row["budget"]})
+    for model in best_models.rename(columns={"test acc": "test_acc"}).itertuples():
+        rows.append({"result": f"our best {model.model} (chosen on validation)", "report": "",
+                     "ours (test)": f"{model.test_acc:.4f}",
+                     "runs": 1, "budget": "see its notebook"})
+    verdicts = summary.loc[summary["conclusion_holds"].fillna("") != "", "conclusion_holds"].value_counts()
+    counts = ", ".join(f"{verdicts.get(v, 0)} {v}" for v in ("yes", "partly", "no"))
+    return (pd.DataFrame(rows).to_markdown(index=False) + "\n\nDoes the report's conclusion hold? Over "
+            f"{int(verdicts.sum())} summary rows with a verdict: {counts} "
+            "(`figures/05_confusion_analysis/series_summary.csv`).")
+
+
+def write_readme_headline(summary: pd.DataFrame, best_models: pd.DataFrame, readme: Path | None = None) -> None:
+    """Replace the README's text between the headline markers with ``readme_headline`` (atomically)."""
+    readme = readme or REPO_ROOT / "README.md"
+    text = readme.read_text()
+    if README_START not in text or README_END not in text:
+        raise ValueError(f"{readme} lacks the markers {README_START} and {README_END} around the headline table")
+    head, rest = text.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    new = f"{head}{README_START}\n{readme_headline(summary, best_models)}\n{README_END}{tail}"
+    if new != text:
+        atomic_write(readme, lambda p: Path(p).write_text(new))

@@ -1,0 +1,108 @@
+"""The series summary: rows built from run values, joined with the inventory, nothing typed."""
+
+import pandas as pd
+import pytest
+
+from fmnist_utils import summary
+from fmnist_utils.plotting import comparison_table
+
+INVENTORY = pd.DataFrame({
+    "id": ["000.A", "000.FIG", "001.B", "001.HOW"],
+    "report": ["000_x.txt", "000_x.txt", "001_y.txt", "001_y.txt"],
+    "notebook": ["02", "02", "03", "03"],
+    "kind": ["numbers+figure", "figure", "table", "method"],
+    "what": ["a", "a figure", "b", "a method"],
+})
+
+
+def test_summary_row_takes_mean_and_sample_std_of_run_values():
+    row = summary.summary_row("000.A", "acc", "test", 0.9, [0.8, 0.9, 1.0], budget="10 epochs", conclusion_holds="yes")
+    assert row["reproduced_mean"] == 0.9 and row["reproduced_std"] == 0.1 and row["n_runs"] == 3
+    single = summary.summary_row("000.A", "acc", "test", None, [0.85])
+    assert single["reproduced_std"] is None and single["reported"] is None
+
+
+def test_summary_row_rejects_unknown_conclusion():
+    with pytest.raises(ValueError, match="conclusion_holds must be one of"):
+        summary.summary_row("000.A", "acc", "test", 0.9, [0.9], conclusion_holds="maybe")
+
+
+def test_series_summary_joins_rows_and_points_to_figures(tmp_path):
+    figures = tmp_path / "figures"
+    (figures / "02_nb").mkdir(parents=True)
+    (figures / "02_nb" / "000_FIG_curves.png").write_bytes(b"png")
+    pd.DataFrame([summary.summary_row("000.A", "acc", "test", 0.9, [0.88, 0.9]),
+                  summary.summary_row("001.B", "b1", "val", None, [0.7])]).to_csv(
+        figures / "02_nb" / summary.ROWS_FILE, index=False)
+    table = summary.series_summary(INVENTORY, figures)
+    assert list(table.columns) == summary.COLUMNS
+    assert list(table["inventory_id"]) == ["000.A", "000.FIG", "001.B", "001.HOW"]
+    assert table.loc[0, "reproduced_mean"] == 0.89 and table.loc[0, "report"] == "000"
+    assert table.loc[1, "notes"] == "figures/02_nb/000_FIG_curves.png"
+    assert table.loc[2, "notebook"] == "03" and pd.isna(table.loc[2, "reported"])
+    assert table.loc[3, "notes"] == "method (no number)"
+
+
+def test_series_summary_names_missing_numeric_rows(tmp_path):
+    with pytest.raises(ValueError, match=r"no summary row for numeric inventory rows \['000.A', '001.B'\]"):
+        summary.series_summary(INVENTORY, tmp_path)
+
+
+def test_record_summary_replaces_rows_of_the_same_id(tmp_path, monkeypatch):
+    monkeypatch.setenv("FMNIST_FIGURES_DIR", str(tmp_path))
+    row = summary.summary_row("001.B", "acc", "test", 0.9, [0.9])
+    with pytest.raises(ValueError, match="repeat"):
+        summary.record_summary([row, row], "02_nb")
+    summary.record_summary([row, summary.summary_row("000.A", "x", "val", None, [0.5])], "02_nb")
+    path = summary.record_summary([summary.summary_row("001.B", "acc", "test", 0.9, [0.7, 0.8])], "02_nb")
+    saved = pd.read_csv(path)
+    assert path == tmp_path / "02_nb" / summary.ROWS_FILE
+    assert list(saved["inventory_id"]) == ["000.A", "001.B"] and saved.loc[1, "reproduced_mean"] == 0.75
+
+
+def test_comparison_table_builds_summary_rows_with_its_conclusion(tmp_path, monkeypatch):
+    monkeypatch.setenv("FMNIST_FIGURES_DIR", str(tmp_path))
+    runs = {"a": [{"status": "ok", "val_accuracy": 0.8}, {"status": "ok", "val_accuracy": 0.9}],
+            "b": [{"status": "diverged", "diverged_epoch": 2}]}
+    table = comparison_table(runs, {"a": 0.85, "b": "(figure only)"}, metric="val_accuracy", label="model",
+                             inventory_id="000.A", budget="5 epochs")
+    table["conclusion holds (a best)"] = ["yes", "partly (close)"]
+    table = table.sort_values("model", ascending=False)  # matched by setting, not by position
+    saved = pd.read_csv(summary.record_summary(table, "02_nb"), keep_default_na=False)
+    assert list(saved["what"]) == ["model: a", "model: b"] and list(saved["split"]) == ["val", "val"]
+    assert saved.loc[0, "reported"] == "0.85" and saved.loc[1, "reported"] == ""
+    assert list(saved["n_runs"]) == [2, 0] and saved.loc[1, "notes"] == "1 diverged"
+    assert list(saved["conclusion_holds"]) == ["yes", "partly"] and saved.loc[0, "budget"] == "5 epochs"
+    with pytest.raises(ValueError, match="no summary rows"):
+        summary.record_summary(comparison_table(runs, {}, metric="val_accuracy"), "02_nb")
+
+
+@pytest.mark.parametrize("figure, number", [(0.8487, 0.8487), ("0.7507 (val)", 0.7507), ("1.4e-11", 1.4e-11),
+                                            ("(figure only)", None), (None, None), (3, 3.0)])
+def test_leading_number(figure, number):
+    assert summary.leading_number(figure) == number
+
+
+def test_comparison_table_ids_per_setting(tmp_path, monkeypatch):
+    monkeypatch.setenv("FMNIST_FIGURES_DIR", str(tmp_path))
+    runs = {"a": [{"status": "ok", "test_accuracy": 0.8}], "ref": [{"status": "ok", "test_accuracy": 0.9}]}
+    table = comparison_table(runs, {"a": "0.81 (test)"}, inventory_id={"a": "001.B"})
+    saved = pd.read_csv(summary.record_summary(table, "03_nb"))
+    assert list(saved["inventory_id"]) == ["001.B"] and saved.loc[0, "reported"] == 0.81
+
+
+def test_readme_headline_is_rewritten_between_markers_only(tmp_path):
+    rows = [summary.summary_row(i, w, "test", 0.9, [0.91, 0.93], conclusion_holds=c)
+            for (i, w), c in zip(summary.HEADLINE_ROWS, ["yes", "no", "yes", "partly", ""])]
+    table = pd.DataFrame(rows)
+    best = pd.DataFrame({"model": ["CNN"], "test acc": [0.9412]})
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{summary.README_START}\nold\n{summary.README_END}\nrest\n")
+    summary.write_readme_headline(table, best, readme)
+    text = readme.read_text()
+    assert text.startswith("intro\n<!-- headline:start -->\n|") and text.endswith("<!-- headline:end -->\nrest\n")
+    assert "0.9200 ± 0.0141" in text and "our best CNN (chosen on validation)" in text and "0.9412" in text
+    assert "2 yes, 1 partly, 1 no" in text
+    readme.write_text("no markers")
+    with pytest.raises(ValueError, match="lacks the markers"):
+        summary.write_readme_headline(table, best, readme)
