@@ -112,20 +112,17 @@ def series_summary(inventory: pd.DataFrame | None = None, figures: Path | None =
         raise ValueError(f"summary rows name ids that are not in inventory.csv: {unknown}")
     out, missing = [], []
     for item in inventory.itertuples():
-        mine = rows[rows["inventory_id"] == item.id]
-        if mine.empty and is_numeric(item.kind):
+        found = rows[rows["inventory_id"] == item.id].to_dict("records")
+        if not found and is_numeric(item.kind):
             missing.append(item.id)
-        elif mine.empty:
+        elif not found:
             prefix = item.id.replace(".", "_").lower() + "_"  # figures are named after their id: 000_CNN_curves
             pngs = sorted(f"{p.parent.name}/{p.name}" for p in figures.glob("*/*.png")
                           if p.name.lower().startswith(prefix))
-            out.append({"inventory_id": item.id, "what": item.what, "split": "", "n_runs": 0,
-                        "budget": "", "conclusion_holds": "",
-                        "notes": "figures/" + ", figures/".join(pngs) if pngs else "method (no number)"})
-        for row in mine.to_dict("records"):
-            out.append(row)
-        for row in out[-max(len(mine), 1):]:
-            row.update(report=item.report[:3], notebook=item.notebook)
+            found = [{"inventory_id": item.id, "what": item.what, "split": "", "n_runs": 0, "budget": "",
+                      "conclusion_holds": "",
+                      "notes": "figures/" + ", figures/".join(pngs) if pngs else "method (no number)"}]
+        out += [{**row, "report": item.report[:3], "notebook": item.notebook} for row in found]
     if missing:
         raise ValueError(f"no summary row for numeric inventory rows {missing}: run their notebooks "
                          "(make report) so they save figures/<notebook>/summary_rows.csv")
