@@ -55,13 +55,15 @@ def build_cnn(filters: Sequence[int] = (32, 64, 128), kernel_size: int = 3, dens
               batch_norm: bool = False, dropout: float = 0.0, pool: bool = True, padding: str = "same",
               pool_padding: str = "valid", convs_per_block: int | Sequence[int] = 1, global_pool: bool = False,
               dense_dropout: float | None = None, flip: bool = False, shift: float = 0.0, erase: float = 0.0,
-              input_shape: tuple[int, int, int] = (28, 28, 1), n_classes: int = 10):
+              bn_momentum: float = 0.99, input_shape: tuple[int, int, int] = (28, 28, 1), n_classes: int = 10):
     """Conv blocks (``convs_per_block`` × (conv [-> batch norm] -> ReLU) [-> 2x2 max pool] [-> dropout]), flatten
     (or global average pooling), dense ReLU layers [-> dropout], softmax. ``convs_per_block`` is one count for
     every block or one per block.
 
     ``filters`` gives each block's filter count, e.g. (8, 16, 32) for report 004's doubling; ``pool_padding="same"``
     pools 7x7 to 4x4 as report 004 did (``"valid"``: to 3x3). ``dense_dropout`` defaults to ``dropout``.
+    ``bn_momentum`` is batch norm's moving-average momentum (Keras's 0.99 by default); runs of a few hundred steps
+    need a lower one (0.9), or the statistics used at inference are still far from the data's and accuracy collapses.
     Augmentation layers, active only while training: ``flip`` (random horizontal flips), ``shift`` (random
     translations up to that fraction of the image) and ``erase`` (random erasing with that probability).
     """
@@ -80,7 +82,7 @@ def build_cnn(filters: Sequence[int] = (32, 64, 128), kernel_size: int = 3, dens
         for _ in range(n_convs):
             layers.append(keras.layers.Conv2D(f, kernel_size, padding=padding, use_bias=not batch_norm))
             if batch_norm:
-                layers.append(keras.layers.BatchNormalization())
+                layers.append(keras.layers.BatchNormalization(momentum=bn_momentum))
             layers.append(keras.layers.Activation("relu"))
         if pool:
             layers.append(keras.layers.MaxPooling2D(padding=pool_padding))

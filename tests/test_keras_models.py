@@ -24,6 +24,14 @@ def test_cnn_shapes_and_filters():
     assert convs == [8, 16]
 
 
+@pytest.mark.parametrize("momentum", [0.99, 0.9])
+def test_cnn_batch_norm_momentum(momentum):
+    kwargs = {} if momentum == 0.99 else {"bn_momentum": momentum}  # 0.99 is the default, as in Keras
+    model = keras_models.build_cnn(filters=(8, 16), batch_norm=True, **kwargs)
+    norms = [layer for layer in model.layers if type(layer).__name__ == "BatchNormalization"]
+    assert len(norms) == 2 and all(layer.momentum == momentum for layer in norms)
+
+
 def test_unknown_optimizer_is_named():
     with pytest.raises(ValueError, match="optimizer name must be one of"):
         keras_models.make_optimizer("rmsprop2")
