@@ -80,7 +80,9 @@ def test_every_numeric_inventory_row_has_a_summary_row():
     summary = series_summary()  # raises, naming them, when numeric rows lack a summary row
     numeric = {r["id"] for r in inventory_rows() if is_numeric(r["kind"])}
     assert numeric <= set(summary["inventory_id"])
-    assert summary.loc[summary["inventory_id"].isin(numeric), "reproduced_mean"].notna().all()
+    rows = summary[summary["inventory_id"].isin(numeric)]
+    without_number = rows[rows["reproduced_mean"].isna()]  # allowed only where every run diverged, and said so
+    assert without_number["notes"].str.contains("diverged").all(), without_number[["inventory_id", "what"]]
 
 
 def test_readme_headline_table_is_generated_from_the_series_summary():
