@@ -17,6 +17,12 @@ def relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
     return float(np.linalg.norm(analytic - numeric) / max(np.linalg.norm(analytic) + np.linalg.norm(numeric), 1e-12))
 
 
+def error_label(error: float, floor: float = 1e-8) -> str:
+    """A relative error for display: ``3e-07``, or ``< 1e-08`` below ``floor``, where its digits are float64
+    round-off that changes with the BLAS summation order from one run or machine to the next."""
+    return f"< {floor:.0e}" if error < floor else f"{error:.0e}"
+
+
 def _loss_fn(net: Network, x: np.ndarray, y: np.ndarray, seed: int):
     """The training loss as a function of the current parameters; dropout masks are fixed by re-seeding."""
     def loss() -> float:

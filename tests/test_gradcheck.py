@@ -6,6 +6,7 @@ import pytest
 from fmnist_utils.gradcheck import (
     check_gradients,
     check_single_weights,
+    error_label,
     numerical_gradient,
     perturbation_errors,
     relative_error,
@@ -88,3 +89,9 @@ def test_perturbation_errors_fall_with_epsilon_until_rounding():
     assert mid < big / 1e4  # truncation error ~ eps^2
     assert tiny > mid  # rounding error ~ 1 / eps
     assert len(gradcheck_errors) == 3
+
+
+def test_error_label_hides_only_round_off_below_the_floor():
+    assert error_label(3.2e-7) == "3e-07"
+    assert error_label(7e-10) == error_label(1.4e-9) == "< 1e-08"
+    assert error_label(0.5) == "5e-01"  # a wrong gradient stays visible

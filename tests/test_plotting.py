@@ -71,3 +71,9 @@ def test_comparison_table_counts_diverged_runs_apart():
     assert table["ours: test accuracy"].tolist() == ["0.8500 ± 0.0707", "diverged (epoch 2)"]
     assert table["runs (seeds)"].tolist() == ["2 + 1 diverged", "0"]
     assert table["report"].tolist() == [0.85, 0.1]
+
+
+def test_formatted_accepts_a_function():
+    df = pd.DataFrame({"error": [1e-10, 0.25]})
+    out = plotting.formatted(df, {"error": lambda e: "tiny" if e < 1e-8 else f"{e:.2f}"})
+    assert out["error"].tolist() == ["tiny", "0.25"]
