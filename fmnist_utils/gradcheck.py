@@ -17,8 +17,8 @@ def relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
     return float(np.linalg.norm(analytic - numeric) / max(np.linalg.norm(analytic) + np.linalg.norm(numeric), 1e-12))
 
 
-def error_label(error: float, floor: float = 1e-8) -> str:
-    """A relative error for display: ``3e-07``, or ``< 1e-08`` below ``floor``, where its digits are float64
+def error_label(error: float, floor: float = 1e-7) -> str:
+    """A relative error for display: ``3e-06``, or ``< 1e-07`` below ``floor``, where its digits are float64
     round-off that changes with the BLAS summation order from one run or machine to the next."""
     return f"< {floor:.0e}" if error < floor else f"{error:.0e}"
 

@@ -93,5 +93,5 @@ def test_perturbation_errors_fall_with_epsilon_until_rounding():
 
 def test_error_label_hides_only_round_off_below_the_floor():
     assert error_label(3.2e-7) == "3e-07"
-    assert error_label(7e-10) == error_label(1.4e-9) == "< 1e-08"
+    assert error_label(7e-10) == error_label(2.8e-8) == "< 1e-07"
     assert error_label(0.5) == "5e-01"  # a wrong gradient stays visible
