@@ -65,7 +65,8 @@ def build_cnn(filters: Sequence[int] = (32, 64, 128), kernel_size: int = 3, dens
     ``bn_momentum`` is batch norm's moving-average momentum (Keras's 0.99 by default); runs of a few hundred steps
     need a lower one (0.9), or the statistics used at inference are still far from the data's and accuracy collapses.
     Augmentation layers, active only while training: ``flip`` (random horizontal flips), ``shift`` (random
-    translations up to that fraction of the image) and ``erase`` (random erasing with that probability).
+    translations up to that fraction of the image) and ``erase`` (Keras's ``RandomErasing`` factor: about
+    ``erase / 2`` of the images are erased, each with a blank rectangle of about 2-20 % of its area).
     """
     keras = _keras()
     layers = [keras.Input(input_shape)]

@@ -185,3 +185,16 @@ def test_cosine_label_smoothing_tta_and_folds(tiny_splits):
         keras_models.train_keras({**config, "cv_fold": [3, 3]})
     with pytest.raises(ValueError, match="schedule must be"):
         keras_models.train_keras({**config, "cv_fold": None, "optimizer": {"name": "adam", "schedule": "step"}})
+
+
+def test_random_erasing_blanks_about_half_the_factor_of_images():
+    # build_cnn's docstring promises this rate; Keras draws the probability from [0, factor]
+    keras_models._keras().utils.set_random_seed(0)
+    model = keras_models.build_cnn(filters=(4,), dense=(), erase=0.5)
+    erase = next(layer for layer in model.layers if type(layer).__name__ == "RandomErasing")
+    x = np.full((2000, 28, 28, 1), 0.5, dtype=np.float32)
+    changed = (np.asarray(erase(x, training=True)) == 0).reshape(len(x), -1)
+    erased = changed.any(axis=1)
+    assert 0.2 < erased.mean() < 0.3
+    areas = changed[erased].mean(axis=1)
+    assert 0.02 <= areas.min() and areas.max() <= 0.22  # 2-20 % of the area, rounded to whole pixels
