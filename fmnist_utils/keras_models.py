@@ -190,12 +190,15 @@ def train_keras(config: dict) -> dict:
     ``label_smoothing`` (losses are then smoothed cross-entropy), ``flip_tta`` (also score the mean probabilities
     of each image and its mirror image, under ``tta``) and ``cv_fold`` (``[index, k]``: train on the other k-1
     of k stratified folds of the training split and score the held-out fold as ``fold_accuracy``).
+    ``fit_on="train+val"`` refits a recipe already chosen on validation on all 60,000 training images for a fixed
+    number of epochs; validation metrics are then omitted.
     Early stopping and learning-rate reduction watch the validation split; test is only evaluated.
     """
     import dataclasses
 
     from .data import flip_horizontal, load_splits, stratified_subset
 
+    refit = _fit_on(config) == "train+val"
     set_seed(config["seed"])
     data = load_splits(config.get("normalize", "scale"), flat=config["model"]["kind"] == "mlp")
     if config.get("train_subset"):  # a class-balanced part of the 48,000 training images, for cheap grids
@@ -204,6 +207,9 @@ def train_keras(config: dict) -> dict:
     held_out = None
     if config.get("cv_fold"):
         held_out, data = _fold_split(data, *config["cv_fold"])
+    if refit:  # no validation split left to watch: fixed epochs, nothing selected
+        data = dataclasses.replace(data, x_train=np.concatenate([data.x_train, data.x_val]),
+                                   y_train=np.concatenate([data.y_train, data.y_val]))
     model = build_model(config["model"])
     model.compile(_optimizer(config, len(data.y_train)), _loss(config), metrics=["accuracy"])
     targets = _targets(config)
@@ -217,10 +223,12 @@ def train_keras(config: dict) -> dict:
 
         callbacks.append(TqdmCallback(verbose=0, tqdm_class=tqdm, unit="epoch"))
     fit = model.fit(data.x_train, targets(data.y_train), batch_size=config["batch_size"], epochs=config["epochs"],
-                    validation_data=(data.x_val, targets(data.y_val)), verbose=0, callbacks=callbacks)
+                    validation_data=None if refit else (data.x_val, targets(data.y_val)), verbose=0,
+                    callbacks=callbacks)
     h = fit.history
-    history = {"train_loss": h["loss"], "train_accuracy": h["accuracy"], "val_loss": h["val_loss"],
-               "val_accuracy": h["val_accuracy"], "lr": lrs, "seconds": seconds}
+    history = {"train_loss": h["loss"], "train_accuracy": h["accuracy"],
+               **({} if refit else {"val_loss": h["val_loss"], "val_accuracy": h["val_accuracy"]}),
+               "lr": lrs, "seconds": seconds}
     out = {
         "history": {k: [round(float(v), 6) for v in vals] for k, vals in history.items()},
         "epochs": len(h["loss"]),
@@ -230,9 +238,11 @@ def train_keras(config: dict) -> dict:
     if guard.diverged_epoch is not None:
         return {**out, "status": "diverged", "diverged_epoch": guard.diverged_epoch}
     monitor = (config.get("early_stopping") or {}).get("monitor", "val_loss")
-    scores = np.asarray(h[monitor])
-    out["best_epoch"] = int(np.argmax(scores) if "accuracy" in monitor else np.argmin(scores)) + 1
-    splits = {split: (getattr(data, f"x_{split}"), getattr(data, f"y_{split}")) for split in ("train", "val", "test")}
+    scores = np.asarray(h["loss" if refit else monitor])
+    out["best_epoch"] = len(scores) if refit else int(np.argmax(scores) if "accuracy" in monitor
+                                                      else np.argmin(scores)) + 1
+    splits = {split: (getattr(data, f"x_{split}"), getattr(data, f"y_{split}"))
+              for split in (("train", "test") if refit else ("train", "val", "test"))}
     if held_out is not None:
         splits["fold"] = held_out
     for split, (x, y) in splits.items():
@@ -243,7 +253,7 @@ def train_keras(config: dict) -> dict:
         arrays["test_proba"] = model.predict(data.x_test, verbose=0, batch_size=1024)
     if config.get("flip_tta"):
         out["tta"] = {}
-        for split in ("val", "test"):
+        for split in [s for s in ("val", "test") if s in splits]:
             x, y = splits[split]
             proba = (model.predict(x, verbose=0, batch_size=1024)
                      + model.predict(flip_horizontal(x), verbose=0, batch_size=1024)) / 2
@@ -253,6 +263,18 @@ def train_keras(config: dict) -> dict:
     if arrays:
         out["arrays"] = {name: a.astype(np.float16) for name, a in arrays.items()}
     return out
+
+
+def _fit_on(config: dict) -> str:
+    """``config["fit_on"]``, checked: a refit on train+val has no validation split to stop or fold on."""
+    fit_on = config.get("fit_on", "train")
+    if fit_on not in ("train", "train+val"):
+        raise ValueError(f"config fit_on must be 'train' or 'train+val', got {fit_on!r}")
+    clashing = [key for key in ("early_stopping", "reduce_lr", "cv_fold", "train_subset") if config.get(key)]
+    if fit_on == "train+val" and clashing:
+        raise ValueError(f"fit_on 'train+val' trains for a fixed number of epochs without a validation split; "
+                         f"drop {', '.join(clashing)} from the config (choose those on validation first)")
+    return fit_on
 
 
 def _fold_split(data, index: int, k: int):

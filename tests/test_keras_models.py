@@ -198,3 +198,17 @@ def test_random_erasing_blanks_about_half_the_factor_of_images():
     assert 0.2 < erased.mean() < 0.3
     areas = changed[erased].mean(axis=1)
     assert 0.02 <= areas.min() and areas.max() <= 0.22  # 2-20 % of the area, rounded to whole pixels
+
+
+def test_refit_on_train_and_val_trains_on_both_and_reports_no_validation(tiny_splits):
+    config = {"model": {"kind": "cnn", "filters": [4], "dense": [], "flip": True}, "batch_size": 16, "epochs": 2,
+              "optimizer": {"name": "adamw", "learning_rate": 0.01, "schedule": "cosine"}, "seed": 0,
+              "flip_tta": True, "store_test_proba": True, "fit_on": "train+val", "verbose": False}
+    out = keras_models.train_keras(config)
+    assert out["n_train"] == 80  # the 60 training images and the 20 validation images
+    assert "val_accuracy" not in out and "val_accuracy" not in out["history"] and set(out["tta"]) == {"test_accuracy"}
+    assert out["best_epoch"] == out["epochs"] == 2 and out["arrays"]["test_proba_tta"].shape == (20, 10)
+    with pytest.raises(ValueError, match="drop early_stopping"):
+        keras_models.train_keras({**config, "early_stopping": {"patience": 3}})
+    with pytest.raises(ValueError, match="fit_on must be"):
+        keras_models.train_keras({**config, "fit_on": "val"})
