@@ -292,20 +292,35 @@ def grid_search_numpy_mlp(config: dict) -> dict:
     return {"cv_results": rows, "best_params": search.best_params_, "best_score": round(float(search.best_score_), 6)}
 
 
-def stored_test_proba(record: dict) -> tuple[np.ndarray, float, bool]:
-    """The test-set probabilities stored with a run, the validation accuracy of that same predictor, and whether
-    it averages each image with its mirror image (flip test-time augmentation).
+def tta_scores(record: dict) -> dict[str, dict]:
+    """Accuracies of every predictor a run scored, by test-time augmentation: ``"none"``, ``"flip"`` (each image
+    averaged with its mirror image) and ``"flip+shift<pixels>"`` (Keras ``tta_shifts``: 10 views); each maps to
+    the run's ``val_accuracy`` and ``test_accuracy`` for it (no validation accuracy for a refit on train+val)."""
+    scores = {"none": {k: record[k] for k in ("val_accuracy", "test_accuracy") if k in record}}
+    if "tta" in record:
+        scores["flip"] = record["tta"]
+    scores.update(record.get("tta_views", {}))
+    return scores
 
-    Keras runs with ``flip_tta`` store both predictors; the TTA one is taken when it is better on validation.
+
+def stored_test_proba(record: dict) -> tuple[np.ndarray, float, str]:
+    """The test-set probabilities stored with a run, the validation accuracy of that same predictor, and its
+    test-time augmentation: ``"none"``, ``"flip"`` (each image averaged with its mirror image) or
+    ``"flip+shift<pixels>"`` (Keras ``tta_shifts``: 10 views).
+
+    Keras runs store each predictor; the one best on validation is taken (the simplest on a tie).
     NumPy runs with ``flip_tta`` store only the averaged probabilities, so their TTA validation accuracy applies.
     """
     arrays = load_arrays(record)
-    tta = record.get("tta", {})
-    if "test_proba_tta" in arrays and tta.get("val_accuracy", -1) > record["val_accuracy"]:
-        return arrays["test_proba_tta"].astype(np.float32), tta["val_accuracy"], True
     if "test_proba_tta" not in arrays and record["config"].get("flip_tta"):
-        return arrays["test_proba"].astype(np.float32), tta["val_accuracy"], True
-    return arrays["test_proba"].astype(np.float32), record["val_accuracy"], False
+        return arrays["test_proba"].astype(np.float32), record["tta"]["val_accuracy"], "flip"
+    predictors = [("none", record["val_accuracy"], "test_proba")]
+    if "test_proba_tta" in arrays:
+        predictors.append(("flip", record["tta"]["val_accuracy"], "test_proba_tta"))
+    predictors += [(name, scores["val_accuracy"], f"test_proba_{name}")
+                   for name, scores in record.get("tta_views", {}).items() if f"test_proba_{name}" in arrays]
+    name, val_accuracy, key = max(predictors, key=lambda p: p[1])  # max keeps the first of equals
+    return arrays[key].astype(np.float32), val_accuracy, name
 
 
 def best_stored_run(experiment: str, root: Path | None = None) -> dict:

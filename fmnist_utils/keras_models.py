@@ -188,8 +188,10 @@ def train_keras(config: dict) -> dict:
     times the first one, or a non-finite one, stops the run as diverged).
     For stronger recipes: ``optimizer["schedule"] = "cosine"`` (cosine decay to 0 over all epochs),
     ``label_smoothing`` (losses are then smoothed cross-entropy), ``flip_tta`` (also score the mean probabilities
-    of each image and its mirror image, under ``tta``) and ``cv_fold`` (``[index, k]``: train on the other k-1
-    of k stratified folds of the training split and score the held-out fold as ``fold_accuracy``).
+    of each image and its mirror image, under ``tta``), ``tta_shifts`` (a list of pixel counts: also score
+    ``shift_tta_proba``'s 10 views for each, under ``tta_views["flip+shift<pixels>"]``) and ``cv_fold``
+    (``[index, k]``: train on the other k-1 of k stratified folds of the training split and score the held-out
+    fold as ``fold_accuracy``).
     ``fit_on="train+val"`` refits a recipe already chosen on validation on all 60,000 training images for a fixed
     number of epochs; validation metrics are then omitted.
     Early stopping and learning-rate reduction watch the validation split; test is only evaluated.
@@ -260,9 +262,28 @@ def train_keras(config: dict) -> dict:
             out["tta"][f"{split}_accuracy"] = round(float((proba.argmax(1) == y).mean()), 6)
         if config.get("store_test_proba"):
             arrays["test_proba_tta"] = proba
+    for pixels in config.get("tta_shifts", []):
+        name = f"flip+shift{pixels}"
+        out.setdefault("tta_views", {})[name] = {}
+        for split in [s for s in ("val", "test") if s in splits]:
+            x, y = splits[split]
+            proba = shift_tta_proba(model, x, pixels)
+            out["tta_views"][name][f"{split}_accuracy"] = round(float((proba.argmax(1) == y).mean()), 6)
+        if config.get("store_test_proba"):
+            arrays[f"test_proba_{name}"] = proba
     if arrays:
         out["arrays"] = {name: a.astype(np.float16) for name, a in arrays.items()}
     return out
+
+
+def shift_tta_proba(model, x: np.ndarray, pixels: int) -> np.ndarray:
+    """Mean class probabilities over 10 views of each image x: (N, 28, 28, 1): the image, shifted ``pixels`` up,
+    down, left and right (zero fill), and the mirror image of each of these five."""
+    from .data import flip_horizontal, shift_images
+
+    shifted = [x] + [shift_images(x, dy, dx) for dy, dx in ((-pixels, 0), (pixels, 0), (0, -pixels), (0, pixels))]
+    views = shifted + [flip_horizontal(v) for v in shifted]
+    return np.mean([model.predict(v, verbose=0, batch_size=1024) for v in views], axis=0)
 
 
 def _fit_on(config: dict) -> str:

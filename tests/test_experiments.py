@@ -144,10 +144,18 @@ def test_best_stored_run_compares_the_stored_predictors_on_validation(tmp_path):
                "arrays": {"test_proba": proba}})  # NumPy style: only the averaged probabilities are stored
     stored(2, {"val_accuracy": 0.95})  # no stored probabilities: not a candidate
     best = ex.best_stored_run("best", root=tmp_path)
-    assert best["config"]["seed"] == 1 and ex.stored_test_proba(best)[1:] == (0.91, True)
+    assert best["config"]["seed"] == 1 and ex.stored_test_proba(best)[1:] == (0.91, "flip")
     stored(3, {"val_accuracy": 0.905, "tta": {"val_accuracy": 0.90},
                "arrays": {"test_proba": proba, "test_proba_tta": proba[::-1]}})  # Keras style: TTA worse here
-    _, val, uses_tta = ex.stored_test_proba(ex.run_experiment("best", {"seed": 3}, CountingTrainer(), root=tmp_path))
-    assert (val, uses_tta) == (0.905, False)
+    _, val, tta = ex.stored_test_proba(ex.run_experiment("best", {"seed": 3}, CountingTrainer(), root=tmp_path))
+    assert (val, tta) == (0.905, "none")
+    stored(4, {"val_accuracy": 0.90, "tta": {"val_accuracy": 0.92}, "tta_views": {"flip+shift1": {"val_accuracy": 0.92},
+               "flip+shift2": {"val_accuracy": 0.93}}, "arrays": {"test_proba": proba, "test_proba_tta": proba,
+               "test_proba_flip+shift1": proba, "test_proba_flip+shift2": proba[::-1]}})
+    best = ex.best_stored_run("best", root=tmp_path)
+    assert best["config"]["seed"] == 4 and ex.stored_test_proba(best)[1:] == (0.93, "flip+shift2")
+    assert (ex.stored_test_proba(best)[0] == proba[::-1]).all()
+    assert {mode: s["val_accuracy"] for mode, s in ex.tta_scores(best).items()} == {
+        "none": 0.90, "flip": 0.92, "flip+shift1": 0.92, "flip+shift2": 0.93}
     with pytest.raises(ex.ResultsCacheError, match="no run of 'missing'"):
         ex.best_stored_run("missing", root=tmp_path)

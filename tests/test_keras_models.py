@@ -203,12 +203,31 @@ def test_random_erasing_blanks_about_half_the_factor_of_images():
 def test_refit_on_train_and_val_trains_on_both_and_reports_no_validation(tiny_splits):
     config = {"model": {"kind": "cnn", "filters": [4], "dense": [], "flip": True}, "batch_size": 16, "epochs": 2,
               "optimizer": {"name": "adamw", "learning_rate": 0.01, "schedule": "cosine"}, "seed": 0,
-              "flip_tta": True, "store_test_proba": True, "fit_on": "train+val", "verbose": False}
+              "flip_tta": True, "store_test_proba": True, "fit_on": "train+val", "verbose": False, "tta_shifts": [1]}
     out = keras_models.train_keras(config)
     assert out["n_train"] == 80  # the 60 training images and the 20 validation images
     assert "val_accuracy" not in out and "val_accuracy" not in out["history"] and set(out["tta"]) == {"test_accuracy"}
     assert out["best_epoch"] == out["epochs"] == 2 and out["arrays"]["test_proba_tta"].shape == (20, 10)
+    assert set(out["tta_views"]) == {"flip+shift1"} and set(out["tta_views"]["flip+shift1"]) == {"test_accuracy"}
+    assert out["arrays"]["test_proba_flip+shift1"].shape == (20, 10)
     with pytest.raises(ValueError, match="drop early_stopping"):
         keras_models.train_keras({**config, "early_stopping": {"patience": 3}})
     with pytest.raises(ValueError, match="fit_on must be"):
         keras_models.train_keras({**config, "fit_on": "val"})
+
+
+def test_shift_tta_averages_ten_views():
+    class Recorder:  # a stand-in model: the k-th view it is shown scores k for every class
+        views: list = []
+
+        def predict(self, x, **kwargs):
+            self.views.append(x.copy())
+            return np.full((len(x), 10), float(len(self.views)))
+
+    x = np.random.default_rng(0).random((3, 28, 28, 1)).astype(np.float32)
+    model = Recorder()
+    proba = keras_models.shift_tta_proba(model, x, 2)
+    assert len(model.views) == 10 and np.allclose(proba, 5.5)
+    assert (model.views[0] == x).all() and (model.views[2] == data.shift_images(x, 2, 0)).all()
+    assert (model.views[5] == data.flip_horizontal(x)).all()
+    assert (model.views[9] == data.flip_horizontal(data.shift_images(x, 0, 2))).all()
