@@ -210,7 +210,8 @@ def train_numpy_mlp(config: dict) -> dict:
     ``fit_on`` (``"train"``, default, or ``"train+val"``: refit a configuration already chosen on validation
     on all 60,000 training images, for a fixed number of epochs; validation metrics are then omitted) and
     ``flip_tta`` (also score the mean of the probabilities of each image and its mirror image, under ``tta``;
-    stored test probabilities are then the averaged ones).
+    stored test probabilities are then the averaged ones) and ``teacher`` (distillation: train on
+    ``distillation_targets(teacher, y_train)`` instead of the labels alone).
     Selection (early stopping) uses the validation split; test metrics are reported, never used.
     """
     import warnings
@@ -224,11 +225,15 @@ def train_numpy_mlp(config: dict) -> dict:
     fit_on = config.get("fit_on", "train")
     if fit_on not in ("train", "train+val"):
         raise ValueError(f"config fit_on must be 'train' or 'train+val', got {fit_on!r}")
+    if config.get("teacher") and fit_on != "train":
+        raise ValueError("config teacher: the teacher's soft targets cover the 48,000 training images only; "
+                         "use fit_on='train'")
+    soft = distillation_targets(config["teacher"], data.y_train) if config.get("teacher") else None
     clf = MLPClassifier(**config["params"], random_state=config["seed"], verbose=config.get("verbose", True))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         if fit_on == "train":
-            clf.fit(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val))
+            clf.fit(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val), soft_targets=soft)
         else:
             clf.fit(np.concatenate([data.x_train, data.x_val]), np.concatenate([data.y_train, data.y_val]))
     batch_loss, every = _downsample(clf.batch_loss_)
@@ -260,6 +265,30 @@ def train_numpy_mlp(config: dict) -> dict:
         proba = clf.predict_proba(data.x_test) if test_proba is None else test_proba
         out["arrays"] = {"test_proba": proba.astype(np.float16)}
     return out
+
+
+def distillation_targets(teacher: dict, y: np.ndarray) -> np.ndarray:
+    """Soft targets (N, 10) for the training split from a stored teacher run (knowledge distillation).
+
+    teacher: ``experiment`` and ``config`` of a ``train_keras`` run with ``store_train_proba`` (trained on the
+    training split only, so validation stays unseen), ``temperature`` T (the teacher's probabilities p become
+    p ** (1/T), renormalised: a softmax of its logits / T; T > 1 softens them) and ``label_weight`` w (targets
+    are w * one-hot(y) + (1 - w) * softened p).
+    """
+    def train_teacher(config: dict) -> dict:  # TensorFlow is imported only if the teacher must be trained
+        from .keras_models import train_keras
+
+        return train_keras(config)
+
+    record = run_experiment(teacher["experiment"], teacher["config"], train_teacher)
+    proba = load_arrays(record).get("train_proba")
+    if proba is None or len(proba) != len(y):
+        raise ValueError(f"teacher run {record['_path']} has no training-split probabilities for {len(y)} images; "
+                         "train the teacher with store_train_proba=True on the standard split")
+    softened = np.power(proba.astype(np.float64), 1 / teacher.get("temperature", 1.0))
+    softened /= softened.sum(axis=1, keepdims=True)
+    weight = teacher.get("label_weight", 0.0)
+    return weight * np.eye(softened.shape[1])[y] + (1 - weight) * softened
 
 
 def grid_search_numpy_mlp(config: dict) -> dict:

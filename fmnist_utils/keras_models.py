@@ -183,7 +183,9 @@ def train_keras(config: dict) -> dict:
     (``{"name": ..., "learning_rate": ..., ...}``), ``batch_size``, ``epochs``, ``seed``, optionally
     ``early_stopping`` (``{"patience": ..., "monitor": ..., "min_delta": ...}``, best weights restored),
     ``reduce_lr`` (``{"patience": ..., "factor": ...}``), ``normalize``, ``train_subset`` (train on that many
-    of the training images, class-balanced), ``store_test_proba``, ``verbose``
+    of the training images, class-balanced), ``store_test_proba``, ``store_train_proba`` (the mean probabilities of
+    each training image and its mirror image, in the order of ``load_splits``'s training split: a teacher's soft
+    targets for ``train_numpy_mlp``'s ``teacher``), ``verbose``
     (default True: an epoch progress bar) and ``divergence_factor`` (default 1e3: a mini-batch loss above this
     times the first one, or a non-finite one, stops the run as diverged).
     For stronger recipes: ``optimizer["schedule"] = "cosine"`` (cosine decay to 0 over all epochs),
@@ -203,6 +205,7 @@ def train_keras(config: dict) -> dict:
     refit = _fit_on(config) == "train+val"
     set_seed(config["seed"])
     data = load_splits(config.get("normalize", "scale"), flat=config["model"]["kind"] == "mlp")
+    x_train_standard = data.x_train  # the teacher's soft targets must line up with the standard training split
     if config.get("train_subset"):  # a class-balanced part of the 48,000 training images, for cheap grids
         x_train, y_train = stratified_subset(data.x_train, data.y_train, config["train_subset"], seed=0)
         data = dataclasses.replace(data, x_train=x_train, y_train=y_train)
@@ -271,6 +274,9 @@ def train_keras(config: dict) -> dict:
             out["tta_views"][name][f"{split}_accuracy"] = round(float((proba.argmax(1) == y).mean()), 6)
         if config.get("store_test_proba"):
             arrays[f"test_proba_{name}"] = proba
+    if config.get("store_train_proba"):
+        arrays["train_proba"] = (model.predict(x_train_standard, verbose=0, batch_size=1024)
+                                 + model.predict(flip_horizontal(x_train_standard), verbose=0, batch_size=1024)) / 2
     if arrays:
         out["arrays"] = {name: a.astype(np.float16) for name, a in arrays.items()}
     return out

@@ -239,16 +239,21 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def softmax_cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
-    """Mean cross-entropy of integer labels y: (N,) under softmax(logits: (N, C)), and d loss / d logits.
+    """Mean cross-entropy of targets y under softmax(logits: (N, C)), and d loss / d logits.
 
-    Computed with log-sum-exp, so large logits neither overflow nor give log(0).
+    y: integer labels (N,), or target probabilities (N, C) such as a teacher's soft targets; one-hot rows give
+    the same loss and gradient as their labels. Computed with log-sum-exp, so large logits neither overflow
+    nor give log(0).
     """
     n = len(y)
     shifted = logits - logits.max(axis=1, keepdims=True)
     log_sum = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
     log_probs = shifted - log_sum
-    loss = -float(log_probs[np.arange(n), y].mean())
     dlogits = np.exp(log_probs)
+    if y.ndim == 2:
+        loss = -float((y * log_probs).sum(axis=1).mean())
+        return loss, (dlogits - y) / n
+    loss = -float(log_probs[np.arange(n), y].mean())
     dlogits[np.arange(n), y] -= 1
     return loss, dlogits / n
 
@@ -589,8 +594,13 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------ fitting
 
-    def fit(self, X, y, validation_data=None):
-        """Train for up to ``max_iter`` epochs. validation_data: optional ``(X_val, y_val)``."""
+    def fit(self, X, y, validation_data=None, soft_targets=None):
+        """Train for up to ``max_iter`` epochs. validation_data: optional ``(X_val, y_val)``.
+
+        soft_targets: optional (N, n_classes) probabilities, columns in ``classes_`` order (e.g. a teacher
+        network's, for distillation); the loss is then the cross-entropy to them instead of to ``y``, which
+        still scores training accuracy. Augmentation applies to the images; their targets stay as given.
+        """
         self._validate_params()
         X, y = self._check_Xy(X, y, reset=True)
         classes = unique_labels(y)
@@ -599,17 +609,29 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             self.classes_ = classes
             self._build(X.shape[1], len(classes))
         y_idx = self._encode_y(y)
+        soft = None if soft_targets is None else self._check_soft_targets(soft_targets, len(y_idx))
         X_val = y_val_idx = None
         if validation_data is not None:
             X_val = self._check_X(validation_data[0], reset=False)
             y_val_idx = self._encode_y(validation_data[1])
         elif self.early_stopping:
             stratify = y_idx if np.bincount(y_idx).min() >= 2 else None
-            X, X_val, y_idx, y_val_idx = train_test_split(
-                X, y_idx, test_size=self.validation_fraction, stratify=stratify,
-                random_state=int(self._rng.integers(2**31)))
-        self._train(X, y_idx, X_val, y_val_idx, epochs=self.max_iter)
+            split = train_test_split(X, y_idx, *([] if soft is None else [soft]), test_size=self.validation_fraction,
+                                     stratify=stratify, random_state=int(self._rng.integers(2**31)))
+            X, X_val, y_idx, y_val_idx = split[:4]
+            soft = None if soft is None else split[4]
+        self._train(X, y_idx, X_val, y_val_idx, epochs=self.max_iter, soft_targets=soft)
         return self
+
+    def _check_soft_targets(self, soft_targets, n: int) -> np.ndarray:
+        soft = np.asarray(soft_targets, dtype=self.dtype)
+        if soft.shape != (n, len(self.classes_)):
+            raise ValueError(f"soft_targets must have shape (n_samples, n_classes) = {(n, len(self.classes_))}, "
+                             f"got {soft.shape}; pass one probability row per training sample")
+        if not np.all(np.isfinite(soft)) or soft.min() < 0 or not np.allclose(soft.sum(axis=1), 1, atol=1e-2):
+            raise ValueError("soft_targets rows must be probabilities (non-negative, summing to 1); "
+                             "normalise them, e.g. with a softmax")
+        return soft / soft.sum(axis=1, keepdims=True)
 
     def partial_fit(self, X, y, classes=None):
         """One epoch over (X, y). The first call needs ``classes``, every label that will ever appear."""
@@ -632,8 +654,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
     def _batch_size(self, n: int) -> int:
         return min(200, n) if self.batch_size == "auto" else min(int(self.batch_size), n)
 
-    def _run_epoch(self, X, y, batch: int, lr: float) -> tuple[float, float] | None:
-        """One pass over shuffled mini-batches: (mean training loss, accuracy), or None once the loss diverges."""
+    def _run_epoch(self, X, y, batch: int, lr: float, soft_targets=None) -> tuple[float, float] | None:
+        """One pass over shuffled mini-batches: (mean training loss, accuracy), or None once the loss diverges.
+        The loss is to ``soft_targets`` where given, else to the labels ``y``."""
         net, n = self.network_, len(y)
         order = self._rng.permutation(n) if self.shuffle else np.arange(n)
         sum_loss = sum_correct = 0.0
@@ -643,7 +666,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             if self.augment_shift or self.augment_flip:
                 xb = augment_batch(xb, self._rng, self.augment_shift, self.augment_flip)
             with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is detected just below
-                loss, penalty, logits = net.loss_and_grads(xb, y[idx])
+                loss, penalty, logits = net.loss_and_grads(xb, y[idx] if soft_targets is None else soft_targets[idx])
             total = loss + penalty
             if self._first_batch_loss is None:
                 self._first_batch_loss = total
@@ -656,7 +679,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             sum_correct += int((logits.argmax(axis=1) == y[idx]).sum())
         return sum_loss / n, sum_correct / n
 
-    def _train(self, X, y, X_val, y_val, epochs: int, stop_on_plateau: bool = True) -> None:
+    def _train(self, X, y, X_val, y_val, epochs: int, stop_on_plateau: bool = True, soft_targets=None) -> None:
         batch = self._batch_size(len(y))
         monitor_val = X_val is not None and self.early_stopping
         best_score, best_state, no_improve = None, None, 0
@@ -666,7 +689,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             start = time.perf_counter()
             lr = scheduled_learning_rate(self.learning_rate_init, self.n_iter_, self.learning_rate_schedule,
                                          self.max_iter, self.lr_step_size, self.lr_step_factor)
-            train = self._run_epoch(X, y, batch, lr)
+            train = self._run_epoch(X, y, batch, lr, soft_targets)
             val = None
             if train is not None and X_val is not None:
                 with np.errstate(over="ignore", invalid="ignore"):

@@ -132,6 +132,33 @@ def test_numpy_mlp_refit_on_train_and_val_and_flip_tta(tiny_image_splits):
         ex.train_numpy_mlp({"params": params, "seed": 0, "fit_on": "test"})
 
 
+def test_numpy_mlp_distils_a_stored_teacher(tiny_image_splits, tmp_path, monkeypatch):
+    monkeypatch.setenv("FMNIST_RESULTS_DIR", str(tmp_path))
+    y_train = np.arange(90) % 10
+    teacher_proba = np.full((90, 10), 0.02)
+    teacher_proba[np.arange(90), (y_train + 1) % 10] = 0.82  # a teacher that always says "the next class"
+    trainer = CountingTrainer({"val_accuracy": 0.5, "arrays": {"train_proba": teacher_proba.astype(np.float16)}})
+    teacher = {"experiment": "teacher", "config": {"seed": 0}}
+    ex.run_experiment("teacher", teacher["config"], trainer)
+
+    soft = ex.distillation_targets({**teacher, "temperature": 1.0}, y_train)
+    np.testing.assert_allclose(soft, teacher_proba, atol=1e-3)
+    softer = ex.distillation_targets({**teacher, "temperature": 4.0}, y_train)
+    assert softer.max() < soft.max() and np.allclose(softer.sum(axis=1), 1)
+    np.testing.assert_allclose(ex.distillation_targets({**teacher, "label_weight": 1.0}, y_train), np.eye(10)[y_train])
+
+    params = {"hidden_layer_sizes": [16], "max_iter": 40, "n_iter_no_change": None, "batch_size": 30,
+              "learning_rate_init": 0.1}
+    student = ex.train_numpy_mlp({"params": params, "seed": 0, "verbose": False, "teacher": teacher})
+    assert trainer.calls == 1  # the stored teacher is reused, not retrained
+    assert student["train_accuracy"] < 0.5  # it learnt the teacher's shifted labels, not the true ones
+    with pytest.raises(ValueError, match="use fit_on='train'"):
+        ex.train_numpy_mlp({"params": params, "seed": 0, "teacher": teacher, "fit_on": "train+val"})
+    ex.run_experiment("short_teacher", {"seed": 0}, CountingTrainer({"arrays": {"train_proba": teacher_proba[:5]}}))
+    with pytest.raises(ValueError, match="store_train_proba=True"):
+        ex.distillation_targets({"experiment": "short_teacher", "config": {"seed": 0}}, y_train)
+
+
 def test_best_stored_run_compares_the_stored_predictors_on_validation(tmp_path):
     proba = np.eye(10, dtype=np.float32)[:4]
 

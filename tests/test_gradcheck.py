@@ -46,6 +46,13 @@ def test_backprop_matches_finite_differences(params):
     assert table["relative error"].max() < 1e-6, table.to_string()
 
 
+def test_backprop_matches_finite_differences_with_soft_targets():
+    net, x, y = small_net(activation="relu", dropout=0.2)
+    soft = np.random.default_rng(1).dirichlet(np.ones(3), size=len(y))  # a teacher's probabilities
+    table = check_gradients(net, x, soft)
+    assert table["relative error"].max() < 1e-6, table.to_string()
+
+
 def test_check_detects_a_wrong_gradient():
     net, x, y = small_net(activation="tanh")
     dense = net.dense_layers[1]

@@ -152,6 +152,34 @@ def test_softmax_cross_entropy_is_stable():
     np.testing.assert_allclose(dlogits.sum(axis=1), 0, atol=1e-12)
 
 
+def test_soft_target_cross_entropy_matches_labels_when_one_hot():
+    logits = np.random.default_rng(0).normal(size=(5, 4))
+    y = np.array([0, 3, 1, 1, 2])
+    hard = mlp.softmax_cross_entropy(logits, y)
+    soft = mlp.softmax_cross_entropy(logits, np.eye(4)[y])
+    assert soft[0] == pytest.approx(hard[0])
+    np.testing.assert_allclose(soft[1], hard[1])
+    uniform = mlp.softmax_cross_entropy(np.zeros((2, 4)), np.full((2, 4), 0.25))
+    assert uniform[0] == pytest.approx(np.log(4)) and not uniform[1].any()  # already at the target: no gradient
+
+
+def test_fit_on_soft_targets():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(60, 5)), np.arange(60) % 3
+    params = {"hidden_layer_sizes": (6,), "max_iter": 3, "n_iter_no_change": None, "random_state": 0}
+    by_label = MLPClassifier(**params).fit(X, y)
+    one_hot = MLPClassifier(**params).fit(X, y, soft_targets=np.eye(3)[y])
+    np.testing.assert_allclose(one_hot.coefs_[0], by_label.coefs_[0], rtol=1e-5)
+    flipped = MLPClassifier(**{**params, "max_iter": 30}).fit(X, y, soft_targets=np.eye(3)[(y + 1) % 3])
+    assert (flipped.predict(X) == (y + 1) % 3).mean() > (flipped.predict(X) == y).mean()  # targets, not labels
+    with pytest.raises(ValueError, match=r"shape \(n_samples, n_classes\) = \(60, 3\)"):
+        MLPClassifier(**params).fit(X, y, soft_targets=np.eye(4)[y])
+    with pytest.raises(ValueError, match="must be probabilities"):
+        MLPClassifier(**params).fit(X, y, soft_targets=2 * np.eye(3)[y])
+    early = MLPClassifier(**params, early_stopping=True).fit(X, y, soft_targets=np.eye(3)[y])
+    assert len(early.history_["val_accuracy"]) == 3  # the internal split splits the targets too
+
+
 def test_sgd_variants_match_their_update_rules():
     def one_param_net(w):
         layer = mlp.Dense(np.array([[w]]), np.zeros(1))
