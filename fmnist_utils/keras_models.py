@@ -200,7 +200,7 @@ def train_keras(config: dict) -> dict:
     """
     import dataclasses
 
-    from .data import flip_horizontal, load_splits, stratified_subset
+    from .data import load_splits, stratified_subset
 
     refit = _fit_on(config) == "train+val"
     set_seed(config["seed"])
@@ -260,8 +260,7 @@ def train_keras(config: dict) -> dict:
         out["tta"] = {}
         for split in [s for s in ("val", "test") if s in splits]:
             x, y = splits[split]
-            proba = (model.predict(x, verbose=0, batch_size=1024)
-                     + model.predict(flip_horizontal(x), verbose=0, batch_size=1024)) / 2
+            proba = flip_tta_proba(model, x)
             out["tta"][f"{split}_accuracy"] = round(float((proba.argmax(1) == y).mean()), 6)
         if config.get("store_test_proba"):
             arrays["test_proba_tta"] = proba
@@ -275,11 +274,18 @@ def train_keras(config: dict) -> dict:
         if config.get("store_test_proba"):
             arrays[f"test_proba_{name}"] = proba
     if config.get("store_train_proba"):
-        arrays["train_proba"] = (model.predict(x_train_standard, verbose=0, batch_size=1024)
-                                 + model.predict(flip_horizontal(x_train_standard), verbose=0, batch_size=1024)) / 2
+        arrays["train_proba"] = flip_tta_proba(model, x_train_standard)
     if arrays:
         out["arrays"] = {name: a.astype(np.float16) for name, a in arrays.items()}
     return out
+
+
+def flip_tta_proba(model, x: np.ndarray) -> np.ndarray:
+    """Mean class probabilities of each image x: (N, 28, 28, 1) and its mirror image."""
+    from .data import flip_horizontal
+
+    return (model.predict(x, verbose=0, batch_size=1024)
+            + model.predict(flip_horizontal(x), verbose=0, batch_size=1024)) / 2
 
 
 def shift_tta_proba(model, x: np.ndarray, pixels: int) -> np.ndarray:
