@@ -210,8 +210,8 @@ def train_numpy_mlp(config: dict) -> dict:
     ``fit_on`` (``"train"``, default, or ``"train+val"``: refit a configuration already chosen on validation
     on all 60,000 training images, for a fixed number of epochs; validation metrics are then omitted) and
     ``flip_tta`` (also score the mean of the probabilities of each image and its mirror image, under ``tta``;
-    stored test probabilities are then the averaged ones) and ``teacher`` (distillation: train on
-    ``distillation_targets(teacher, y_train)`` instead of the labels alone).
+    with ``store_test_proba`` both predictors' test probabilities are stored, as for Keras runs) and ``teacher``
+    (distillation: train on ``distillation_targets(teacher, y_train)`` instead of the labels alone).
     Selection (early stopping) uses the validation split; test metrics are reported, never used.
     """
     import warnings
@@ -253,17 +253,17 @@ def train_numpy_mlp(config: dict) -> dict:
         x, y = getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
         out[f"{split}_accuracy"] = round(float(clf.score(x, y)), 6)
         out[f"{split}_loss"] = round(float(clf.log_loss(x, y)), 6)
-    test_proba = None
+    tta_test_proba = None
     if config.get("flip_tta"):
         out["tta"] = {}
         for split in splits[1:]:
             x, y = getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
             proba = (clf.predict_proba(x) + clf.predict_proba(flip_horizontal(x))) / 2
             out["tta"][f"{split}_accuracy"] = round(float((clf.classes_[proba.argmax(1)] == y).mean()), 6)
-            test_proba = proba  # the last split is test
+        tta_test_proba = proba  # the last split is test
     if config.get("store_test_proba"):
-        proba = clf.predict_proba(data.x_test) if test_proba is None else test_proba
-        out["arrays"] = {"test_proba": proba.astype(np.float16)}
+        arrays = {"test_proba": clf.predict_proba(data.x_test), "test_proba_tta": tta_test_proba}
+        out["arrays"] = {name: p.astype(np.float16) for name, p in arrays.items() if p is not None}
     return out
 
 
@@ -337,8 +337,8 @@ def stored_test_proba(record: dict) -> tuple[np.ndarray, float, str]:
     test-time augmentation: ``"none"``, ``"flip"`` (each image averaged with its mirror image) or
     ``"flip+shift<pixels>"`` (Keras ``tta_shifts``: 10 views).
 
-    Keras runs store each predictor; the one best on validation is taken (the simplest on a tie).
-    NumPy runs with ``flip_tta`` store only the averaged probabilities, so their TTA validation accuracy applies.
+    Runs store each predictor; the one best on validation is taken (the simplest on a tie). Older NumPy runs with
+    ``flip_tta`` hold only the averaged probabilities, so their TTA validation accuracy applies.
     """
     arrays = load_arrays(record)
     if "test_proba_tta" not in arrays and record["config"].get("flip_tta"):
@@ -353,10 +353,12 @@ def stored_test_proba(record: dict) -> tuple[np.ndarray, float, str]:
 
 
 def best_stored_run(experiment: str, root: Path | None = None) -> dict:
-    """The run of ``experiment`` with stored test probabilities whose predictor is best on validation."""
+    """The run of ``experiment`` with stored test probabilities that is best on validation, by the best of the
+    predictors it scored. Older NumPy runs stored only the flip-averaged probabilities; where such a run is
+    chosen for its plain predictor, ``stored_test_proba`` gives the stored one."""
     runs = [r for r in stored_runs(experiment, root) if r.get("status") == "ok"
             and Path(r["_path"]).with_suffix(".npz").is_file()]
     if not runs:
         raise ResultsCacheError(f"no run of {experiment!r} with stored test probabilities in "
                                 f"{(root or results_dir()) / experiment}; run its notebook (make retrain NB=...)")
-    return max(runs, key=lambda r: stored_test_proba(r)[1])
+    return max(runs, key=lambda r: max(s.get("val_accuracy", 0.0) for s in tta_scores(r).values()))

@@ -127,7 +127,12 @@ def test_numpy_mlp_refit_on_train_and_val_and_flip_tta(tiny_image_splits):
                                 "flip_tta": True, "store_test_proba": True})
     assert "val_accuracy" not in refit and refit["history"]["val_accuracy"] == []
     assert len(refit["batch_loss"]) == 2 * 4  # 120 images in batches of 30, twice
-    assert set(refit["tta"]) == {"test_accuracy"} and refit["arrays"]["test_proba"].shape == (30, 10)
+    assert set(refit["tta"]) == {"test_accuracy"} and set(refit["arrays"]) == {"test_proba", "test_proba_tta"}
+    # the plain predictor is stored beside the flip-averaged one, so either can be chosen on validation
+    plain_refit = ex.train_numpy_mlp({"params": params, "seed": 0, "verbose": False, "fit_on": "train+val",
+                                      "store_test_proba": True})
+    np.testing.assert_array_equal(refit["arrays"]["test_proba"], plain_refit["arrays"]["test_proba"])
+    assert not np.array_equal(refit["arrays"]["test_proba_tta"], refit["arrays"]["test_proba"])
     with pytest.raises(ValueError, match="fit_on must be"):
         ex.train_numpy_mlp({"params": params, "seed": 0, "fit_on": "test"})
 
@@ -168,7 +173,7 @@ def test_best_stored_run_compares_the_stored_predictors_on_validation(tmp_path):
 
     stored(0, {"val_accuracy": 0.90, "arrays": {"test_proba": proba}})
     stored(1, {"val_accuracy": 0.89, "tta": {"val_accuracy": 0.91}, "config": {"flip_tta": True},
-               "arrays": {"test_proba": proba}})  # NumPy style: only the averaged probabilities are stored
+               "arrays": {"test_proba": proba}})  # older NumPy runs: only the averaged probabilities
     stored(2, {"val_accuracy": 0.95})  # no stored probabilities: not a candidate
     best = ex.best_stored_run("best", root=tmp_path)
     assert best["config"]["seed"] == 1 and ex.stored_test_proba(best)[1:] == (0.91, "flip")
@@ -184,5 +189,10 @@ def test_best_stored_run_compares_the_stored_predictors_on_validation(tmp_path):
     assert (ex.stored_test_proba(best)[0] == proba[::-1]).all()
     assert {mode: s["val_accuracy"] for mode, s in ex.tta_scores(best).items()} == {
         "none": 0.90, "flip": 0.92, "flip+shift1": 0.92, "flip+shift2": 0.93}
+    # the run is chosen by its best predictor on validation, even where an older run did not store that one
+    stored(5, {"val_accuracy": 0.94, "tta": {"val_accuracy": 0.91}, "config": {"flip_tta": True},
+               "arrays": {"test_proba": proba}})
+    best = ex.best_stored_run("best", root=tmp_path)
+    assert best["config"]["seed"] == 5 and ex.stored_test_proba(best)[1:] == (0.91, "flip")
     with pytest.raises(ex.ResultsCacheError, match="no run of 'missing'"):
         ex.best_stored_run("missing", root=tmp_path)
