@@ -220,6 +220,13 @@ def shift_images(x: np.ndarray, dy: int, dx: int, image_shape: tuple[int, int] =
     return out.reshape(x.shape)
 
 
+def shift_views(shift: int) -> list[tuple[int, int]]:
+    """The (down, right) translations of the (2 * shift + 1) ** 2 views that ``mlp.augment_batch``'s random shifts
+    of up to ``shift`` pixels draw, in the order of the view indices it returns (for ``shift_images``)."""
+    offsets = range(2 * shift + 1)
+    return [(shift - dy, shift - dx) for dy in offsets for dx in offsets]
+
+
 def center(x_train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
     """Subtract the per-pixel training mean from every array (statistics from ``x_train`` only)."""
     mean = x_train.mean(axis=0, dtype=np.float64).astype(x_train.dtype)

@@ -273,7 +273,8 @@ def distillation_targets(teacher: dict, y: np.ndarray) -> np.ndarray:
     teacher: ``experiment`` and ``config`` of a ``train_keras`` run with ``store_train_proba`` (trained on the
     training split only, so validation stays unseen), ``temperature`` T (the teacher's probabilities p become
     p ** (1/T), renormalised: a softmax of its logits / T; T > 1 softens them) and ``label_weight`` w (targets
-    are w * one-hot(y) + (1 - w) * softened p).
+    are w * one-hot(y) + (1 - w) * softened p). A teacher config with ``store_train_proba_shifts`` gives
+    (N, views, 10) targets, one row per translation, for a student trained with shifts of as many pixels.
     """
     def train_teacher(config: dict) -> dict:  # TensorFlow is imported only if the teacher must be trained
         from .keras_models import train_keras
@@ -281,14 +282,17 @@ def distillation_targets(teacher: dict, y: np.ndarray) -> np.ndarray:
         return train_keras(config)
 
     record = run_experiment(teacher["experiment"], teacher["config"], train_teacher)
-    proba = load_arrays(record).get("train_proba")
+    per_view = bool(teacher["config"].get("store_train_proba_shifts"))
+    proba = load_arrays(record).get("train_proba_shifts" if per_view else "train_proba")
     if proba is None or len(proba) != len(y):
         raise ValueError(f"teacher run {record['_path']} has no training-split probabilities for {len(y)} images; "
-                         "train the teacher with store_train_proba=True on the standard split")
+                         "train the teacher with store_train_proba=True (or store_train_proba_shifts) on the "
+                         "standard split")
     softened = np.power(proba.astype(np.float64), 1 / teacher.get("temperature", 1.0))
-    softened /= softened.sum(axis=1, keepdims=True)
+    softened /= softened.sum(axis=-1, keepdims=True)
     weight = teacher.get("label_weight", 0.0)
-    return weight * np.eye(softened.shape[1])[y] + (1 - weight) * softened
+    one_hot = np.eye(softened.shape[-1])[y]
+    return weight * (one_hot[:, None, :] if per_view else one_hot) + (1 - weight) * softened
 
 
 def grid_search_numpy_mlp(config: dict) -> dict:

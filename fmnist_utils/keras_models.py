@@ -185,7 +185,9 @@ def train_keras(config: dict) -> dict:
     ``reduce_lr`` (``{"patience": ..., "factor": ...}``), ``normalize``, ``train_subset`` (train on that many
     of the training images, class-balanced), ``store_test_proba``, ``store_train_proba`` (the mean probabilities of
     each training image and its mirror image, in the order of ``load_splits``'s training split: a teacher's soft
-    targets for ``train_numpy_mlp``'s ``teacher``), ``verbose``
+    targets for ``train_numpy_mlp``'s ``teacher``), ``store_train_proba_shifts`` (pixels s: the same for each of
+    the (2s + 1)^2 translations of ``data.shift_views(s)``, so that a student trained with shifts of up to s pixels
+    learns the teacher's probabilities for the very view it sees), ``verbose``
     (default True: an epoch progress bar) and ``divergence_factor`` (default 1e3: a mini-batch loss above this
     times the first one, or a non-finite one, stops the run as diverged).
     For stronger recipes: ``optimizer["schedule"] = "cosine"`` (cosine decay to 0 over all epochs),
@@ -200,7 +202,7 @@ def train_keras(config: dict) -> dict:
     """
     import dataclasses
 
-    from .data import load_splits, stratified_subset
+    from .data import load_splits, shift_images, shift_views, stratified_subset
 
     refit = _fit_on(config) == "train+val"
     set_seed(config["seed"])
@@ -275,6 +277,10 @@ def train_keras(config: dict) -> dict:
             arrays[f"test_proba_{name}"] = proba
     if config.get("store_train_proba"):
         arrays["train_proba"] = flip_tta_proba(model, x_train_standard)
+    if config.get("store_train_proba_shifts"):  # (N, views, classes): a teacher's targets for each shifted view
+        arrays["train_proba_shifts"] = np.stack(
+            [flip_tta_proba(model, shift_images(x_train_standard, dy, dx))
+             for dy, dx in shift_views(config["store_train_proba_shifts"])], axis=1)
     if arrays:
         out["arrays"] = {name: a.astype(np.float16) for name, a in arrays.items()}
     return out

@@ -212,23 +212,26 @@ def init_weights(fan_in: int, fan_out: int, scheme: str, rng: np.random.Generato
 
 
 def augment_batch(x: np.ndarray, rng: np.random.Generator, shift: int = 0, flip: bool = False,
-                  image_shape: tuple[int, int] = (28, 28)) -> np.ndarray:
+                  image_shape: tuple[int, int] = (28, 28), return_views: bool = False):
     """Random translations by up to ``shift`` pixels (zero fill) and horizontal flips of flattened images.
 
-    x: (N, H*W) with background 0 (pixels scaled to [0, 1]); returns a new (N, H*W) array.
+    x: (N, H*W) with background 0 (pixels scaled to [0, 1]); returns a new (N, H*W) array and, with
+    ``return_views``, also each image's translation as a view index (N,) into ``data.shift_views(shift)``.
     """
     n, (h, w) = len(x), image_shape
     images = x.reshape(n, h, w)
+    views = np.zeros(n, dtype=np.intp)
     if shift:
         padded = np.pad(images, ((0, 0), (shift, shift), (shift, shift)))
         dy, dx = rng.integers(0, 2 * shift + 1, size=(2, n))
         rows = dy[:, None, None] + np.arange(h)[None, :, None]
         cols = dx[:, None, None] + np.arange(w)[None, None, :]
         images = padded[np.arange(n)[:, None, None], rows, cols]
+        views = dy * (2 * shift + 1) + dx
     if flip:
         flipped = rng.random(n) < 0.5
         images = np.where(flipped[:, None, None], images[:, :, ::-1], images)
-    return images.reshape(n, h * w)
+    return (images.reshape(n, h * w), views) if return_views else images.reshape(n, h * w)
 
 
 
@@ -599,7 +602,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
 
         soft_targets: optional (N, n_classes) probabilities, columns in ``classes_`` order (e.g. a teacher
         network's, for distillation); the loss is then the cross-entropy to them instead of to ``y``, which
-        still scores training accuracy. Augmentation applies to the images; their targets stay as given.
+        still scores training accuracy. Augmentation applies to the images; their targets stay as given, unless
+        they are (N, views, n_classes) with one row per translation of ``data.shift_views(augment_shift)``: then
+        each augmented image learns the row of the view it was shifted to.
         """
         self._validate_params()
         X, y = self._check_Xy(X, y, reset=True)
@@ -625,13 +630,21 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
 
     def _check_soft_targets(self, soft_targets, n: int) -> np.ndarray:
         soft = np.asarray(soft_targets, dtype=self.dtype)
-        if soft.shape != (n, len(self.classes_)):
-            raise ValueError(f"soft_targets must have shape (n_samples, n_classes) = {(n, len(self.classes_))}, "
+        n_classes = len(self.classes_)
+        if soft.ndim == 3:
+            views = (2 * self.augment_shift + 1) ** 2
+            if not self.augment_shift or soft.shape != (n, views, n_classes):
+                raise ValueError(f"soft_targets per view must have shape (n_samples, (2 * augment_shift + 1) ** 2, "
+                                 f"n_classes) = {(n, views, n_classes)} with augment_shift > 0 (here "
+                                 f"{self.augment_shift}), got {soft.shape}; give the teacher's probabilities for "
+                                 "each view of data.shift_views(augment_shift)")
+        elif soft.shape != (n, n_classes):
+            raise ValueError(f"soft_targets must have shape (n_samples, n_classes) = {(n, n_classes)}, "
                              f"got {soft.shape}; pass one probability row per training sample")
-        if not np.all(np.isfinite(soft)) or soft.min() < 0 or not np.allclose(soft.sum(axis=1), 1, atol=1e-2):
+        if not np.all(np.isfinite(soft)) or soft.min() < 0 or not np.allclose(soft.sum(axis=-1), 1, atol=1e-2):
             raise ValueError("soft_targets rows must be probabilities (non-negative, summing to 1); "
                              "normalise them, e.g. with a softmax")
-        return soft / soft.sum(axis=1, keepdims=True)
+        return soft / soft.sum(axis=-1, keepdims=True)
 
     def partial_fit(self, X, y, classes=None):
         """One epoch over (X, y). The first call needs ``classes``, every label that will ever appear."""
@@ -662,11 +675,15 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         sum_loss = sum_correct = 0.0
         for lo in range(0, n, batch):
             idx = order[lo:lo + batch]
-            xb = X[idx]
+            xb, views = X[idx], None
             if self.augment_shift or self.augment_flip:
-                xb = augment_batch(xb, self._rng, self.augment_shift, self.augment_flip)
+                xb, views = augment_batch(xb, self._rng, self.augment_shift, self.augment_flip, return_views=True)
+            if soft_targets is None:
+                targets = y[idx]
+            else:  # per-view targets: the teacher's probabilities for the translation each image got
+                targets = soft_targets[idx, views] if soft_targets.ndim == 3 else soft_targets[idx]
             with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is detected just below
-                loss, penalty, logits = net.loss_and_grads(xb, y[idx] if soft_targets is None else soft_targets[idx])
+                loss, penalty, logits = net.loss_and_grads(xb, targets)
             total = loss + penalty
             if self._first_batch_loss is None:
                 self._first_batch_loss = total

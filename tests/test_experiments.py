@@ -164,6 +164,25 @@ def test_numpy_mlp_distils_a_stored_teacher(tiny_image_splits, tmp_path, monkeyp
         ex.distillation_targets({"experiment": "short_teacher", "config": {"seed": 0}}, y_train)
 
 
+def test_per_view_teacher_gives_one_target_per_translation(tiny_image_splits, tmp_path, monkeypatch):
+    monkeypatch.setenv("FMNIST_RESULTS_DIR", str(tmp_path))
+    y_train = np.arange(90) % 10
+    per_view = np.full((90, 9, 10), 0.02)
+    per_view[np.arange(90)[:, None], np.arange(9)[None, :], (y_train[:, None] + np.arange(9)) % 10] = 0.82
+    teacher = {"experiment": "teacher", "config": {"seed": 0, "store_train_proba_shifts": 1}}
+    ex.run_experiment("teacher", teacher["config"],
+                      CountingTrainer({"arrays": {"train_proba_shifts": per_view.astype(np.float16)}}))
+    soft = ex.distillation_targets({**teacher, "label_weight": 0.5}, y_train)
+    assert soft.shape == (90, 9, 10)
+    np.testing.assert_allclose(soft[:, 0], 0.5 * np.eye(10)[y_train] + 0.5 * per_view[:, 0], atol=1e-3)
+    assert (soft[:, 3].argmax(axis=1) == y_train).all() and (soft[:, 3].max(axis=1) < 0.6).all()
+    params = {"hidden_layer_sizes": [16], "max_iter": 2, "n_iter_no_change": None, "augment_shift": 1}
+    student = ex.train_numpy_mlp({"params": params, "seed": 0, "verbose": False, "teacher": teacher})
+    assert student["epochs"] == 2
+    with pytest.raises(ValueError, match="augment_shift > 0"):
+        ex.train_numpy_mlp({"params": {**params, "augment_shift": 0}, "seed": 0, "teacher": teacher})
+
+
 def test_best_stored_run_compares_the_stored_predictors_on_validation(tmp_path):
     proba = np.eye(10, dtype=np.float32)[:4]
 

@@ -174,12 +174,16 @@ def test_cosine_label_smoothing_tta_and_folds(tiny_splits):
     config = {"model": {"kind": "cnn", "filters": [4], "dense": [], "flip": True}, "batch_size": 16, "epochs": 2,
               "optimizer": {"name": "adamw", "learning_rate": 0.01, "schedule": "cosine"}, "seed": 0,
               "label_smoothing": 0.1, "flip_tta": True, "store_test_proba": True, "cv_fold": [1, 3],
-              "store_train_proba": True}
+              "store_train_proba": True, "store_train_proba_shifts": 1}
     out = keras_models.train_keras(config)
     assert out["n_train"] == 40  # two of three folds of the 60 training images
     train_proba = out["arrays"]["train_proba"].astype(np.float32)
     assert train_proba.shape == (60, 10)  # a teacher's targets cover the whole standard training split
     np.testing.assert_allclose(train_proba.sum(axis=1), 1, atol=1e-2)
+    per_view = out["arrays"]["train_proba_shifts"].astype(np.float32)
+    assert per_view.shape == (60, 9, 10)  # one row per translation of data.shift_views(1)
+    np.testing.assert_array_equal(per_view[:, data.shift_views(1).index((0, 0))], train_proba)
+    assert not np.allclose(per_view[:, 0], train_proba)
     assert 0 <= out["fold_accuracy"] <= 1 and set(out["tta"]) == {"val_accuracy", "test_accuracy"}
     assert out["history"]["lr"][-1] < out["history"]["lr"][0] < 0.01  # decays within the first epoch already
     proba = out["arrays"]["test_proba_tta"].astype(np.float32)

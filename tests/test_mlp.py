@@ -11,6 +11,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import check_estimator
 
 from fmnist_utils import mlp
+from fmnist_utils.data import shift_images, shift_views
 from fmnist_utils.mlp import MLPClassifier
 
 
@@ -244,6 +245,44 @@ def test_augment_batch_shifts_and_flips_images():
     flipped = mlp.augment_batch(x, rng, flip=True).reshape(-1, 28, 28)
     share = flipped[:, 10, 22].mean()
     assert 0.35 < share < 0.65 and (flipped[:, 10, 5] + flipped[:, 10, 22] == 1).all()
+
+
+def test_augment_batch_views_name_the_translation_each_image_got():
+    x = np.random.default_rng(1).random((50, 784), dtype=np.float32)
+    shifted, views = mlp.augment_batch(x, np.random.default_rng(0), shift=2, return_views=True)
+    np.testing.assert_array_equal(shifted, mlp.augment_batch(x, np.random.default_rng(0), shift=2))  # same draws
+    assert len(set(views)) > 10
+    translations = shift_views(2)
+    for i, view in enumerate(views):  # a teacher scores shift_images(x, *translations[view]) for that view
+        np.testing.assert_array_equal(shifted[i], shift_images(x[i:i + 1], *translations[view])[0])
+
+
+def test_per_view_soft_targets_follow_the_view_each_image_got(monkeypatch):
+    X, y = blobs(60, d=784)
+    soft = np.broadcast_to(np.eye(10)[:9], (len(y), 9, 10))  # view v's target: class v
+    seen = []
+    augment = mlp.augment_batch
+    loss_and_grads = mlp.Network.loss_and_grads
+
+    def spy_augment(*args, **kwargs):
+        out = augment(*args, **kwargs)
+        seen.append([out[1]])
+        return out
+
+    def spy_loss(self, x, targets):
+        seen[-1].append(targets)
+        return loss_and_grads(self, x, targets)
+
+    monkeypatch.setattr(mlp, "augment_batch", spy_augment)
+    monkeypatch.setattr(mlp.Network, "loss_and_grads", spy_loss)
+    clf = MLPClassifier((8,), max_iter=1, random_state=0, n_iter_no_change=None, augment_shift=1)
+    clf.fit(np.abs(X), np.arange(60) % 10, soft_targets=soft)
+    assert len(seen) == 1 and len(set(seen[0][0])) > 1
+    np.testing.assert_array_equal(seen[0][1].argmax(axis=1), seen[0][0])
+    with pytest.raises(ValueError, match="augment_shift > 0"):
+        MLPClassifier((8,), max_iter=1, augment_flip=True).fit(np.abs(X), np.arange(60) % 10, soft_targets=soft)
+    with pytest.raises(ValueError, match=r"\(60, 25, 10\)"):
+        MLPClassifier((8,), max_iter=1, augment_shift=2).fit(np.abs(X), np.arange(60) % 10, soft_targets=soft)
 
 
 def test_augmentation_changes_training_not_inference():
