@@ -5,6 +5,7 @@ Exports are byte-reproducible: PNG and PDF carry no date or software version.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -48,16 +49,35 @@ def save_figure(fig: mpl.figure.Figure, notebook: str, name: str, pdf: bool = Tr
 
 
 def save_table(df: pd.DataFrame, notebook: str, name: str, index: bool = False, float_format: str = "%.4f") -> Path:
-    """Save ``df`` as ``figures/<notebook>/<name>.csv``, ``.md`` and ``.tex``; return the CSV path."""
+    """Save ``df`` as ``figures/<notebook>/<name>.csv``, ``.md`` and ``.tex``; return the CSV path.
+
+    Float columns are written with ``float_format``; a fixed-point one (``"%.4f"``) is trimmed per column to the
+    decimals its values need, so counts read ``10`` and one-decimal minutes ``6.7`` beside accuracies' ``0.9079``.
+    """
+    shown = df.copy()
+    numeric = [pd.api.types.is_numeric_dtype(column) for _, column in df.items()]
+    for column in df.columns[[pd.api.types.is_float_dtype(c) for _, c in df.items()]]:
+        fmt = _column_format(df[column], float_format)
+        shown[column] = [fmt % v if pd.notna(v) else "" for v in df[column]]
     folder = figures_dir() / notebook
     csv = folder / f"{name}.csv"
-    atomic_write(csv, lambda p: df.to_csv(p, index=index, float_format=float_format, lineterminator="\n"))
-    fmt = float_format.lstrip("%")
-    atomic_write(folder / f"{name}.md",
-                  lambda p: Path(p).write_text(df.to_markdown(index=index, floatfmt=fmt) + "\n"))
-    atomic_write(folder / f"{name}.tex",
-                  lambda p: Path(p).write_text(df.to_latex(index=index, float_format=float_format.__mod__)))
+    atomic_write(csv, lambda p: shown.to_csv(p, index=index, lineterminator="\n"))
+    align = ["left"] * index + ["right" if is_number else "left" for is_number in numeric]
+    atomic_write(folder / f"{name}.md", lambda p: Path(p).write_text(
+        shown.to_markdown(index=index, disable_numparse=True, colalign=align) + "\n"))
+    atomic_write(folder / f"{name}.tex", lambda p: Path(p).write_text(
+        shown.to_latex(index=index, column_format="".join(a[0] for a in align))))
     return csv
+
+
+def _column_format(column: pd.Series, float_format: str) -> str:
+    """``float_format``, or for ``"%.Nf"`` the fewest decimals (at most N) that show every value as N would."""
+    fixed = re.fullmatch(r"%\.(\d+)f", float_format)
+    if fixed is None:
+        return float_format
+    most, values = int(fixed[1]), column.dropna().to_numpy(dtype=float)
+    decimals = next(d for d in range(most + 1) if np.all(np.abs(np.round(values, d) - values) < 0.5 * 10.0 ** -most))
+    return f"%.{decimals}f"
 
 
 def mean_std(values: Sequence[float], digits: int = 4) -> str:

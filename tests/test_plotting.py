@@ -45,6 +45,17 @@ def test_save_table_writes_csv_md_tex(figures_in_tmp):
     assert "\\begin{tabular}" in (figures_in_tmp / "nb" / "results.tex").read_text()
 
 
+def test_save_table_writes_counts_and_minutes_with_the_decimals_they_need(figures_in_tmp):
+    df = pd.DataFrame({"seed": [0, 1], "val acc": [0.90792, 0.905], "epochs": [10.0, 60.0], "minutes": [6.7, 7.3]})
+    csv = plotting.save_table(df, "nb", "runs")
+    assert csv.read_text().splitlines()[1:] == ["0,0.9079,10,6.7", "1,0.9050,60,7.3"]
+    md = (figures_in_tmp / "nb" / "runs.md").read_text().splitlines()
+    assert md[2] == "|      0 |    0.9079 |       10 |       6.7 |"  # numbers right-aligned, no 0.0000 seeds
+    assert "0 & 0.9079 & 10 & 6.7" in (figures_in_tmp / "nb" / "runs.tex").read_text()
+    plotting.save_table(df, "nb", "sci", float_format="%.2e")
+    assert "9.08e-01" in (figures_in_tmp / "nb" / "sci.csv").read_text()
+
+
 def test_mean_std():
     assert plotting.mean_std([0.8, 0.9]) == "0.8500 ± 0.0707"
     assert plotting.mean_std([0.8]) == "0.8000"
