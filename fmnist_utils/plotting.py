@@ -52,13 +52,14 @@ def save_table(df: pd.DataFrame, notebook: str, name: str, index: bool = False, 
     """Save ``df`` as ``figures/<notebook>/<name>.csv``, ``.md`` and ``.tex``; return the CSV path.
 
     Float columns are written with ``float_format``; a fixed-point one (``"%.4f"``) is trimmed per column to the
-    decimals its values need, so counts read ``10`` and one-decimal minutes ``6.7`` beside accuracies' ``0.9079``.
+    decimals its values need, so counts read ``10`` and one-decimal minutes ``6.7`` beside accuracies' ``0.9079``,
+    and a nonzero value it would round to zero (a gradient check's 1.4e-11) is written in scientific notation.
     """
     shown = df.copy()
     numeric = [pd.api.types.is_numeric_dtype(column) for _, column in df.items()]
     for column in df.columns[[pd.api.types.is_float_dtype(c) for _, c in df.items()]]:
         fmt = _column_format(df[column], float_format)
-        shown[column] = [fmt % v if pd.notna(v) else "" for v in df[column]]
+        shown[column] = [_format_value(v, fmt) for v in df[column]]
     folder = figures_dir() / notebook
     csv = folder / f"{name}.csv"
     atomic_write(csv, lambda p: shown.to_csv(p, index=index, lineterminator="\n"))
@@ -70,13 +71,24 @@ def save_table(df: pd.DataFrame, notebook: str, name: str, index: bool = False, 
     return csv
 
 
+def _format_value(value: float, fmt: str) -> str:
+    """``fmt % value``; empty for NaN, ``%.2e`` where ``fmt`` would show a nonzero value as zero."""
+    if pd.isna(value):
+        return ""
+    text = fmt % value
+    if value != 0 and float(text) == 0:
+        return "%.2e" % value
+    return text
+
+
 def _column_format(column: pd.Series, float_format: str) -> str:
     """``float_format``, or for ``"%.Nf"`` the fewest decimals (at most N) that show every value as N would."""
     fixed = re.fullmatch(r"%\.(\d+)f", float_format)
     if fixed is None:
         return float_format
     most, values = int(fixed[1]), column.dropna().to_numpy(dtype=float)
-    decimals = next(d for d in range(most + 1) if np.all(np.abs(np.round(values, d) - values) < 0.5 * 10.0 ** -most))
+    exact = (d for d in range(most) if np.all(np.abs(np.round(values, d) - values) < 0.5 * 10.0 ** -most))
+    decimals = next(exact, most)  # a value halfway between two N-decimal ones (0.00075) gets N
     return f"%.{decimals}f"
 
 

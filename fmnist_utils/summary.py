@@ -46,9 +46,17 @@ def summary_row(inventory_id: str, what: str, split: str, reported: float | None
     values = np.asarray([float(v) for v in values], dtype=float)
     return {"inventory_id": inventory_id, "what": what, "split": split,
             "reported": None if reported is None else float(reported),
-            "reproduced_mean": round(float(values.mean()), 4) if len(values) else None,
-            "reproduced_std": round(float(values.std(ddof=1)), 4) if len(values) > 1 else None,
+            "reproduced_mean": _rounded(values.mean()) if len(values) else None,
+            "reproduced_std": _rounded(values.std(ddof=1)) if len(values) > 1 else None,
             "n_runs": len(values), "budget": budget, "conclusion_holds": conclusion_holds, "notes": notes}
+
+
+def _rounded(value: float) -> float:
+    """``value`` to 4 decimals, or to 4 significant digits where it is smaller (a gradient check's 1.4e-11)."""
+    value = float(value)
+    if value == 0 or abs(value) >= 1e-3:
+        return round(value, 4)
+    return float(f"{value:.4g}")
 
 
 def leading_number(figure: object) -> float | None:

@@ -56,6 +56,18 @@ def test_save_table_writes_counts_and_minutes_with_the_decimals_they_need(figure
     assert "9.08e-01" in (figures_in_tmp / "nb" / "sci.csv").read_text()
 
 
+def test_save_table_does_not_round_a_small_nonzero_value_to_zero(figures_in_tmp):
+    df = pd.DataFrame({"check": list("abcd"), "relative error": [1.4468e-11, 0.0, 0.2512, float("nan")]})
+    csv = plotting.save_table(df, "nb", "errors")
+    assert csv.read_text().splitlines()[1:] == ["a,1.45e-11", "b,0.0000", "c,0.2512", "d,"]
+
+
+def test_save_table_keeps_every_decimal_of_a_value_on_a_rounding_boundary(figures_in_tmp):
+    df = pd.DataFrame({"spread": [0.00075, 0.01]})  # 9 / 12000, halfway between 0.0007 and 0.0008
+    csv = plotting.save_table(df, "nb", "boundary")
+    assert csv.read_text().splitlines()[1:] == ["%.4f" % 0.00075, "0.0100"]
+
+
 def test_mean_std():
     assert plotting.mean_std([0.8, 0.9]) == "0.8500 ± 0.0707"
     assert plotting.mean_std([0.8]) == "0.8000"

@@ -22,6 +22,12 @@ def test_summary_row_takes_mean_and_sample_std_of_run_values():
     assert single["reproduced_std"] is None and single["reported"] is None
 
 
+def test_summary_row_keeps_a_tiny_value_to_four_significant_digits():
+    row = summary.summary_row("000.GC", "relative error", "", 1.4468e-11, [2.34567e-10])
+    assert row["reproduced_mean"] == 2.346e-10
+    assert summary.summary_row("000.A", "acc", "test", 0.9, [0.912345])["reproduced_mean"] == 0.9123
+
+
 def test_summary_row_rejects_unknown_conclusion():
     with pytest.raises(ValueError, match="conclusion_holds must be one of"):
         summary.summary_row("000.A", "acc", "test", 0.9, [0.9], conclusion_holds="maybe")
