@@ -77,7 +77,7 @@ def _format_value(value: float, fmt: str) -> str:
         return ""
     text = fmt % value
     if value != 0 and float(text) == 0:
-        return "%.2e" % value
+        return f"{value:.2e}"
     return text
 
 

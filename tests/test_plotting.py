@@ -65,7 +65,7 @@ def test_save_table_does_not_round_a_small_nonzero_value_to_zero(figures_in_tmp)
 def test_save_table_keeps_every_decimal_of_a_value_on_a_rounding_boundary(figures_in_tmp):
     df = pd.DataFrame({"spread": [0.00075, 0.01]})  # 9 / 12000, halfway between 0.0007 and 0.0008
     csv = plotting.save_table(df, "nb", "boundary")
-    assert csv.read_text().splitlines()[1:] == ["%.4f" % 0.00075, "0.0100"]
+    assert csv.read_text().splitlines()[1:] == [f"{0.00075:.4f}", "0.0100"]
 
 
 def test_mean_std():
