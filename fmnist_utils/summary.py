@@ -44,19 +44,19 @@ def summary_row(inventory_id: str, what: str, split: str, reported: float | None
     if conclusion_holds not in CONCLUSIONS:
         raise ValueError(f"conclusion_holds must be one of {CONCLUSIONS}, got {conclusion_holds!r}")
     values = np.asarray([float(v) for v in values], dtype=float)
+    decimals = _decimals(values.mean()) if len(values) else 4
     return {"inventory_id": inventory_id, "what": what, "split": split,
             "reported": None if reported is None else float(reported),
-            "reproduced_mean": _rounded(values.mean()) if len(values) else None,
-            "reproduced_std": _rounded(values.std(ddof=1)) if len(values) > 1 else None,
+            "reproduced_mean": round(float(values.mean()), decimals) if len(values) else None,
+            "reproduced_std": round(float(values.std(ddof=1)), decimals) if len(values) > 1 else None,
             "n_runs": len(values), "budget": budget, "conclusion_holds": conclusion_holds, "notes": notes}
 
 
-def _rounded(value: float) -> float:
-    """``value`` to 4 decimals, or to 4 significant digits where it is smaller (a gradient check's 1.4e-11)."""
-    value = float(value)
-    if value == 0 or abs(value) >= 1e-3:
-        return round(value, 4)
-    return float(f"{value:.4g}")
+def _decimals(mean: float) -> int:
+    """4 decimals, or as many as keep 4 significant digits of a mean that 4 would round to 0 (an error of 1e-8)."""
+    if mean == 0 or abs(mean) >= 5e-5:
+        return 4
+    return 3 - int(np.floor(np.log10(abs(mean))))
 
 
 def leading_number(figure: object) -> float | None:

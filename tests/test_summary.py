@@ -22,10 +22,13 @@ def test_summary_row_takes_mean_and_sample_std_of_run_values():
     assert single["reproduced_std"] is None and single["reported"] is None
 
 
-def test_summary_row_keeps_a_tiny_value_to_four_significant_digits():
+def test_summary_row_keeps_four_significant_digits_of_a_tiny_mean():
     row = summary.summary_row("000.GC", "relative error", "", 1.4468e-11, [2.34567e-10])
     assert row["reproduced_mean"] == 2.346e-10
-    assert summary.summary_row("000.A", "acc", "test", 0.9, [0.912345])["reproduced_mean"] == 0.9123
+    errors = summary.summary_row("000.GC", "relative error", "", None, [2e-8, 3e-8])
+    assert errors["reproduced_mean"] == 2.5e-8 and errors["reproduced_std"] == 7.07e-9  # same decimals as the mean
+    accuracies = summary.summary_row("000.A", "acc", "test", 0.9, [0.912345, 0.912345, 0.912345])
+    assert accuracies["reproduced_mean"] == 0.9123 and accuracies["reproduced_std"] == 0.0  # no 1.7e-17 noise
 
 
 def test_summary_row_rejects_unknown_conclusion():
