@@ -37,11 +37,15 @@ nbval: setup
 	FMNIST_CACHE_ONLY=1 $(BIN)/python -m pytest --nbval --nbval-current-env \
 		--nbval-sanitize-with tests/nbval_sanitize.cfg notebooks
 
-## Lint, unit tests and strict nbval on every notebook; never trains (FMNIST_CACHE_ONLY=1).
+## Lint, unit tests and strict nbval on every notebook; never trains (FMNIST_CACHE_ONLY=1); then fails on stored
+## runs that no notebook asked for.
+RUN_LOG := $(VENV)/used_runs.txt
 test: setup
 	$(BIN)/ruff check fmnist_utils tests notebooks benchmarks scripts
-	FMNIST_CACHE_ONLY=1 $(BIN)/python -m pytest --nbval --nbval-current-env \
+	@rm -f $(RUN_LOG)
+	FMNIST_CACHE_ONLY=1 FMNIST_RUN_LOG=$(CURDIR)/$(RUN_LOG) $(BIN)/python -m pytest --nbval --nbval-current-env \
 		--nbval-sanitize-with tests/nbval_sanitize.cfg tests notebooks
+	$(BIN)/python scripts/check_unused_runs.py $(RUN_LOG)
 
 ## Speed of the NumPy MLP against Keras on this machine (not part of CI).
 bench: setup

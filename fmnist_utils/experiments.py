@@ -134,6 +134,7 @@ def run_experiment(
                 "Delete it to recompute."
             )
         record["_path"] = str(path)
+        _log_use(path)
         return record
     if _env_flag("FMNIST_CACHE_ONLY"):
         raise ResultsCacheError(
@@ -158,7 +159,26 @@ def run_experiment(
         atomic_write(path.with_suffix(".npz"), lambda tmp: np.savez_compressed(tmp, **arrays))
     atomic_write(path, lambda tmp: Path(tmp).write_text(text))
     record["_path"] = str(path)
+    _log_use(path)
     return record
+
+
+def _log_use(path: Path) -> None:
+    """Append the run's path to the file named by ``FMNIST_RUN_LOG``, if set (see ``unused_runs``)."""
+    log = os.environ.get("FMNIST_RUN_LOG")
+    if log:
+        with open(log, "a", encoding="utf-8") as f:
+            f.write(f"{path.resolve()}\n")
+
+
+def unused_runs(log: Path, root: Path | None = None) -> list[Path]:
+    """Stored runs under ``root`` that ``run_experiment`` did not return while ``FMNIST_RUN_LOG`` named ``log``.
+
+    After every notebook has run with the log set, these are runs no notebook asks for any more (left from an
+    earlier configuration): ``make retrain`` would not recreate them, yet notebook 05 would count their cost.
+    """
+    used = set(Path(log).read_text(encoding="utf-8").splitlines())
+    return sorted(p for p in (root or results_dir()).glob("*/*.json") if str(p.resolve()) not in used)
 
 
 def run_seeds(

@@ -43,6 +43,17 @@ def test_retrain_flag_recomputes(tmp_path, monkeypatch):
     assert train.calls == 2
 
 
+def test_unused_runs_are_the_stored_runs_nothing_asked_for(tmp_path, monkeypatch):
+    results, log = tmp_path / "results", tmp_path / "used.txt"
+    for lr in (0.1, 0.2, 0.3):
+        ex.run_experiment("exp", {"lr": lr}, CountingTrainer(), root=results)
+    monkeypatch.setenv("FMNIST_RUN_LOG", str(log))
+    ex.run_experiment("exp", {"lr": 0.4}, CountingTrainer(), root=results)  # trained now: used
+    ex.run_experiment("exp", {"lr": 0.2}, CountingTrainer(), root=results)  # replayed: used
+    unused = ex.unused_runs(log, results)
+    assert sorted(ex.load_run(p)["config"]["lr"] for p in unused) == [0.1, 0.3]
+
+
 def test_cache_only_refuses_to_train(tmp_path, monkeypatch):
     monkeypatch.setenv("FMNIST_CACHE_ONLY", "1")
     with pytest.raises(ex.ResultsCacheError, match="FMNIST_CACHE_ONLY"):
