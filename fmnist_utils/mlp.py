@@ -412,6 +412,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
     - ``divergence_factor``: training stops and the run is marked diverged (``diverged_epoch_``) when a mini-batch
       loss is non-finite or exceeds this factor times the first mini-batch loss (None: non-finite only). A loss
       that explodes and then sits at log(n_classes) with dead ReLUs is a diverged run, not a 10 % classifier.
+      An epoch's last update is checked too (finite weights and outputs), as no later loss may follow it. Predicting
+      with a diverged model, or one whose outputs are non-finite, raises ``DivergedError``.
     - ``fit(X, y, validation_data=(X_val, y_val))`` evaluates on a fixed validation set each
       epoch (and early-stops on it) instead of splitting off ``validation_fraction``.
 
@@ -707,6 +709,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             lr = scheduled_learning_rate(self.learning_rate_init, self.n_iter_, self.learning_rate_schedule,
                                          self.max_iter, self.lr_step_size, self.lr_step_factor)
             train = self._run_epoch(X, y, batch, lr, soft_targets)
+            if train is not None and X_val is None and self._unusable_after_update(X[:batch]):
+                train = None  # no validation loss follows to see the epoch's last update: this check does
             val = None
             if train is not None and X_val is not None:
                 with np.errstate(over="ignore", invalid="ignore"):
@@ -757,6 +761,15 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             post["val_acc"] = f"{h['val_accuracy'][-1]:.4f}"
         return post
 
+    def _unusable_after_update(self, x: np.ndarray) -> bool:
+        """Whether the weights are non-finite or give non-finite outputs on ``x`` (inference mode: no random draws,
+        no running statistics updated, so training replays unchanged). A later mini-batch's loss would catch this,
+        but the epoch's last update has none."""
+        if not all(np.isfinite(layer.params[name]).all() for layer, name in self.network_.parameters()):
+            return True
+        with np.errstate(over="ignore", invalid="ignore"):  # huge but finite weights overflow here: that is the point
+            return not np.isfinite(self.network_.forward(x)).all()
+
     def _record_divergence(self, epoch: int) -> None:
         self.diverged_epoch_ = epoch
         warnings.warn(f"MLPClassifier diverged: non-finite or exploding training loss in epoch {epoch}. Lower "
@@ -784,7 +797,15 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         if self.diverged_epoch_ is not None:
             raise DivergedError(f"this model diverged in epoch {self.diverged_epoch_} (non-finite or exploding loss); "
                                 "its predictions would be meaningless. Refit with a lower learning_rate_init.")
-        return self._forward_in_chunks(X)
+        with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+            logits = self._forward_in_chunks(X)
+        bad = int((~np.isfinite(logits)).any(axis=1).sum())
+        if bad:  # never pass NaN on as probabilities or an argmax of NaN as a class
+            raise DivergedError(f"the model gives non-finite outputs for {bad} of {len(X)} samples: its weights have "
+                                "overflowed (training diverged unnoticed, or they were set by hand) or these inputs "
+                                "lie far outside the training data's range. Refit with a lower learning_rate_init, "
+                                "or scale the inputs as in training.")
+        return logits
 
     def _evaluate(self, X: np.ndarray, y_idx: np.ndarray) -> tuple[float, float]:
         logits = self._forward_in_chunks(X)

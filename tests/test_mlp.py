@@ -90,6 +90,30 @@ def test_divergence_is_recorded_not_scored():
         clf.score(X, y)
 
 
+def test_divergence_in_the_last_update_is_flagged():
+    # One mini-batch, one epoch: no later batch loss and no validation loss sees the huge weights the update left (a
+    # refit on train+val has no validation data either), so the weights and their outputs are checked after it.
+    rng = np.random.default_rng(0)
+    X, y = rng.random((500, 784), dtype=np.float32), np.arange(500) % 10
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # the check's overflow is expected: it must stay silent
+        with pytest.warns(ConvergenceWarning, match="diverged.*in epoch 1"):
+            clf = MLPClassifier((16,), solver="sgd", momentum=0, learning_rate_init=1e30, batch_size=1000,
+                                max_iter=1, random_state=0).fit(X, y)
+    assert clf.diverged_epoch_ == 1 and clf.n_iter_ == 0
+    with pytest.raises(mlp.DivergedError, match="diverged in epoch 1"):
+        clf.predict_proba(X)
+
+
+def test_non_finite_outputs_raise_rather_than_return_nan():
+    X, y = blobs(60)
+    clf = MLPClassifier((4,), max_iter=2, random_state=0).fit(X, y)
+    clf.coefs_[1][0, 0] = np.nan  # a model that was not flagged, e.g. weights set by hand
+    for predict in (clf.predict_proba, clf.predict):
+        with pytest.raises(mlp.DivergedError, match="non-finite"):
+            predict(X)
+
+
 def test_early_stopping_restores_best_weights():
     X, y = blobs(400, seed=1)
     X_val, y_val = blobs(200, seed=1)
