@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
 import os
 import tempfile
 import urllib.request
+import warnings
 import zlib
 from dataclasses import dataclass
 from functools import lru_cache
@@ -98,11 +100,30 @@ def search_dirs() -> list[Path]:
 
 
 def find_data_dir(download: bool = True) -> Path:
-    """Return the first folder holding all four files; download them if none does."""
+    """Return the first folder holding all four files; download them if none does.
+
+    ``$FMNIST_DATA_DIR`` is the user's choice: if it cannot be read, that is an error (DataError); if it is missing
+    or incomplete, a warning says so before the other places are tried. An unreadable default place is skipped
+    with a warning.
+    """
     dirs = search_dirs()
+    chosen = Path(os.environ["FMNIST_DATA_DIR"]) if os.environ.get("FMNIST_DATA_DIR") else None
+    notes = {}
     for d in dirs:
-        if all((d / name).is_file() for name in FILES):
+        try:
+            missing = [name for name in FILES if not (d / name).is_file()]
+        except PermissionError as exc:  # a folder without search permission: stat of its files fails
+            if d == chosen:
+                raise DataError(f"FMNIST_DATA_DIR={d}: {_permission_problem(d, exc)}, or unset FMNIST_DATA_DIR to "
+                                "use the other places.") from None
+            warnings.warn(f"Skipping {d}: {_permission_problem(d, exc)}.", stacklevel=2)
+            notes[d] = " (permission denied)"
+            continue
+        if not missing:
             return d
+        if d == chosen:
+            what = "does not exist" if not d.exists() else f"lacks {', '.join(missing)}"
+            warnings.warn(f"FMNIST_DATA_DIR={d} {what}; looking for the files in the other places.", stacklevel=2)
     if download:
         try:
             return download_fashion_mnist(keras_cache_dir())
@@ -110,10 +131,16 @@ def find_data_dir(download: bool = True) -> Path:
             reason = f"The download failed too ({exc})."
     else:
         reason = "Downloading was not allowed."
-    searched = "\n".join(f"  - {d}" for d in dirs)
+    searched = "\n".join(f"  - {d}{notes.get(d, '')}" for d in dirs)
     raise DataError(
         f"Fashion-MNIST files not found. Searched, in order:\n{searched}\n{reason}\n{REMEDY}"
     )
+
+
+def _permission_problem(folder: Path, exc: OSError) -> str:
+    return (f"{folder} cannot be read by this user ({exc.strerror}). This is a permission problem, not missing or "
+            f"corrupt files: give read and search permission on the folder and read permission on its files (e.g. "
+            f"`chmod a+rx {folder}` and `chmod a+r {folder}/*.gz`), or run as a user who has them")
 
 
 def download_fashion_mnist(target: Path) -> Path:
@@ -122,8 +149,14 @@ def download_fashion_mnist(target: Path) -> Path:
     for name, spec in FILES.items():
         if (target / name).is_file():
             continue
-        with urllib.request.urlopen(DOWNLOAD_URL + name, timeout=30) as response:
-            payload = response.read()
+        url = DOWNLOAD_URL + name
+        try:
+            with urllib.request.urlopen(url, timeout=30) as response:
+                payload = response.read()
+        except http.client.HTTPException as exc:  # e.g. IncompleteRead: a dropped connection, but not an OSError
+            raise DataError(f"The download of {url} broke off ({type(exc).__name__}: {exc}); nothing was saved as "
+                            f"{target / name}. Try again (a dropped connection is usually transient); otherwise: "
+                            f"{REMEDY}") from None
         fd, tmp = tempfile.mkstemp(dir=target, prefix=".download-")
         with os.fdopen(fd, "wb") as f:
             f.write(payload)
@@ -143,6 +176,10 @@ def _parse_idx(path: Path, spec: IdxFile, shown_as: str | Path | None = None) ->
     try:
         with gzip.open(path, "rb") as f:
             payload = f.read()
+    except PermissionError as exc:  # an OSError too, but deleting the file would not help
+        raise DataError(f"{shown} cannot be read by this user ({exc.strerror}). This is a permission problem, not a "
+                        f"corrupt file, so do not delete it: make it readable (e.g. `chmod a+r {shown}`) or run as a "
+                        "user who may read it.") from None
     except (OSError, EOFError, zlib.error) as exc:
         raise DataError(f"{shown} is not a readable gzip file ({exc}); it is truncated or corrupt. {redo}") from None
     if len(payload) < 8:
@@ -186,7 +223,11 @@ def load_fashion_mnist(
     """
     folder = Path(data_dir) if data_dir is not None else find_data_dir(download=download)
     for name in FILES:
-        if not (folder / name).is_file():
+        try:
+            found = (folder / name).is_file()
+        except PermissionError as exc:
+            raise DataError(f"{_permission_problem(folder, exc)}.") from None
+        if not found:
             raise DataError(f"{folder / name} does not exist. {REMEDY}")
     x_train, y_train, x_test, y_test = (a.copy() for a in _load_cached(folder.resolve()))
     return (x_train, y_train), (x_test, y_test)

@@ -2,6 +2,8 @@
 
 import gzip
 import hashlib
+import http.client
+import re
 import struct
 from pathlib import Path
 
@@ -64,7 +66,7 @@ def test_missing_everywhere_lists_places_and_remedies(monkeypatch, tmp_path):
     monkeypatch.setenv("FMNIST_DATA_DIR", str(tmp_path / "nowhere"))
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "debian")
-    with pytest.raises(DataError) as err:
+    with pytest.raises(DataError) as err, pytest.warns(UserWarning, match="nowhere"):
         data.find_data_dir(download=False)
     msg = str(err.value)
     for place in ("nowhere", "keras", "debian"):
@@ -83,6 +85,109 @@ def test_failed_download_is_reported(monkeypatch, tmp_path):
     monkeypatch.setattr(data.urllib.request, "urlopen", no_network)
     with pytest.raises(DataError, match="download failed too.*network unreachable"):
         data.find_data_dir(download=True)
+
+
+def test_missing_data_dir_from_env_warns_and_falls_back(tiny_files, monkeypatch, tmp_path_factory):
+    folder, _ = tiny_files
+    missing = tmp_path_factory.mktemp("empty") / "nowhere"
+    monkeypatch.setenv("FMNIST_DATA_DIR", str(missing))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path_factory.mktemp("keras")))
+    monkeypatch.setattr(data, "DEBIAN_DIR", folder)
+    with pytest.warns(UserWarning, match=f"FMNIST_DATA_DIR={re.escape(str(missing))} does not exist"):
+        assert data.find_data_dir(download=False) == folder
+
+
+def _find_data_dir_code(debian: Path | None = None) -> str:
+    """A subprocess that looks for the data (no download) and prints the folder or the DataError."""
+    return f"""
+import warnings
+from pathlib import Path
+from fmnist_utils import data
+warnings.simplefilter("always")
+{f"data.DEBIAN_DIR = Path({str(debian)!r})" if debian else ""}
+try:
+    print("found:", data.find_data_dir(download=False))
+except data.DataError as exc:
+    print("DataError:", exc)
+"""
+
+
+def test_unreadable_data_dir_from_env_is_a_permission_error(tiny_files, run_without_dac_override, tmp_path_factory):
+    folder, _ = tiny_files
+    folder.chmod(0o000)
+    try:
+        result = run_without_dac_override(_find_data_dir_code(), env={
+            "FMNIST_DATA_DIR": str(folder), "KERAS_HOME": str(tmp_path_factory.mktemp("keras"))})
+    finally:
+        folder.chmod(0o755)
+    assert "DataError:" in result.stdout, result.stderr
+    assert str(folder) in result.stdout and "permission" in result.stdout.lower() and "chmod" in result.stdout
+
+
+def test_searchable_but_unlistable_data_dir_works(tiny_files, run_without_dac_override, tmp_path_factory):
+    folder, _ = tiny_files
+    folder.chmod(0o311)  # no read bit: the folder cannot be listed, yet files of known names can be opened
+    try:
+        result = run_without_dac_override(_find_data_dir_code(), env={
+            "FMNIST_DATA_DIR": str(folder), "KERAS_HOME": str(tmp_path_factory.mktemp("keras"))})
+    finally:
+        folder.chmod(0o755)
+    assert f"found: {folder}" in result.stdout, result.stdout + result.stderr
+
+
+def test_unreadable_keras_cache_warns_and_the_next_place_is_tried(tiny_files, run_without_dac_override,
+                                                                  tmp_path_factory):
+    folder, _ = tiny_files
+    keras_home = tmp_path_factory.mktemp("keras")
+    cache = keras_home / "datasets" / "fashion-mnist"
+    cache.mkdir(parents=True)
+    cache.chmod(0o000)
+    env = {"KERAS_HOME": str(keras_home), "FMNIST_DATA_DIR": ""}
+    try:
+        result = run_without_dac_override(_find_data_dir_code(debian=folder), env=env)
+    finally:
+        cache.chmod(0o755)
+    assert f"found: {folder}" in result.stdout, result.stdout + result.stderr
+    assert str(cache) in result.stderr and "permission" in result.stderr.lower()
+
+
+def test_unreadable_file_is_a_permission_problem_not_corruption(tiny_files, run_without_dac_override):
+    folder, _ = tiny_files
+    unreadable = folder / "train-images-idx3-ubyte.gz"  # the first file parsed
+    unreadable.chmod(0o000)
+    code = f"""
+from fmnist_utils import data
+try:
+    data.load_fashion_mnist({str(folder)!r})
+except data.DataError as exc:
+    print("DataError:", exc)
+"""
+    result = run_without_dac_override(code)
+    assert "DataError:" in result.stdout, result.stderr
+    assert str(unreadable) in result.stdout and "permission" in result.stdout.lower()
+    assert "truncated or corrupt" not in result.stdout and "Delete" not in result.stdout
+
+
+def test_broken_off_download_names_the_file(monkeypatch, tmp_path):
+    monkeypatch.delenv("FMNIST_DATA_DIR", raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "debian")
+
+    class BrokenOff:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def read(self):
+            raise http.client.IncompleteRead(b"\x1f\x8b partial", 1000)
+
+    monkeypatch.setattr(data.urllib.request, "urlopen", lambda *args, **kwargs: BrokenOff())
+    with pytest.raises(DataError, match=re.escape(data.DOWNLOAD_URL + "train-images-idx3-ubyte.gz")) as err:
+        data.find_data_dir(download=True)
+    assert "again" in str(err.value) and "FMNIST_DATA_DIR" in str(err.value)
+    assert not list((tmp_path / "keras").rglob("*.gz"))
 
 
 def test_missing_single_file_named(tiny_files):
