@@ -11,20 +11,28 @@ what it returns, with the configuration, wall-clock seconds and library versions
 - ``FMNIST_RETRAIN=1`` (``make retrain``) ignores stored runs and trains again.
 - ``FMNIST_CACHE_ONLY=1`` (``make test``) never trains: a missing run is an error,
   so CI replays notebooks from ``results/`` and fails loudly if one is missing.
+  Both flags at once are refused.
 
 Writes are atomic (temporary file + rename), so an interrupted run leaves no
-half-written file. ``train_fn`` may return ``status="diverged"`` with the epoch;
+half-written file, and a run's JSON and ``.npz`` are replaced as a pair (see ``_store_run``).
+The folder is checked for writing before training, so a run is never trained only to be lost.
+``train_fn`` may return ``status="diverged"`` with the epoch;
 such runs are stored and returned like any other, never as a valid score.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import re
+import secrets
 import sys
+import tempfile
 import time
+import zipfile
+import zlib
 from collections.abc import Callable, Iterable
 from importlib import metadata
 from pathlib import Path
@@ -32,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from .paths import atomic_write, results_dir
+from .paths import results_dir, staged_write
 
 TrainFn = Callable[[dict], dict]
 
@@ -106,12 +114,27 @@ def load_run(path: Path) -> dict:
 
 
 def load_arrays(record: dict) -> dict[str, np.ndarray]:
-    """The arrays stored beside a run (e.g. test-set probabilities)."""
+    """The arrays stored beside a run (e.g. test-set probabilities); ResultsCacheError (naming the file and the
+    remedy) if they are missing, unreadable, or not the ones this run's JSON recorded (``arrays_sha256``)."""
     path = Path(record["_path"]).with_suffix(".npz")
     if not path.is_file():
         raise ResultsCacheError(f"{path} is missing; rerun this experiment with FMNIST_RETRAIN=1.")
-    with np.load(path) as data:
-        return dict(data)
+    content = path.read_bytes()
+    expected = record.get("arrays_sha256")  # runs stored before the digest was recorded are read unchecked
+    if expected is not None and hashlib.sha256(content).hexdigest() != expected:
+        raise ResultsCacheError(
+            f"{path} does not belong to {record['_path']}: its SHA-256 differs from the one recorded there (it is "
+            "truncated, or from another training of this run: a retrain stopped between writing the two, or one "
+            "file was replaced by hand). Restore both from git, or retrain the run with FMNIST_RETRAIN=1."
+        )
+    try:
+        with np.load(io.BytesIO(content)) as data:
+            return dict(data)
+    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError) as exc:
+        raise ResultsCacheError(
+            f"{path} is truncated or corrupt ({type(exc).__name__}: {exc}). Delete it and {Path(record['_path']).name} "
+            "beside it, or retrain the run with FMNIST_RETRAIN=1."
+        ) from None
 
 
 def run_experiment(
@@ -125,7 +148,13 @@ def run_experiment(
     """
     config = _normalise(config)
     path = run_path(experiment, config, root)
+    asked = "FMNIST_RETRAIN" if retrain is None else "retrain=True"
     retrain = _env_flag("FMNIST_RETRAIN") if retrain is None else retrain
+    if retrain and _env_flag("FMNIST_CACHE_ONLY"):  # else a stored run would be reported as missing
+        raise ResultsCacheError(
+            f"FMNIST_CACHE_ONLY and {asked} are both set: one forbids training, the other asks for it. Unset "
+            "FMNIST_CACHE_ONLY to recompute the runs, or FMNIST_RETRAIN to replay the stored ones."
+        )
     if path.is_file() and not retrain:
         record = load_run(path)
         if record["config"] != config:
@@ -142,6 +171,7 @@ def run_experiment(
             "FMNIST_CACHE_ONLY is set, so nothing is trained: run the notebook without it "
             "(or `make retrain`) to compute and store this run."
         )
+    _check_writable(path.parent)
     start = time.perf_counter()
     outcome = dict(train_fn(config))
     seconds = time.perf_counter() - start
@@ -154,13 +184,69 @@ def run_experiment(
         "seconds": round(seconds, 2),
         "versions": library_versions(),
     }
-    text = to_json(record) + "\n"  # serialise first: a failure here must leave no file at all
-    if arrays:
-        atomic_write(path.with_suffix(".npz"), lambda tmp: np.savez_compressed(tmp, **arrays))
-    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+    record = _store_run(path, record, arrays)
     record["_path"] = str(path)
     _log_use(path)
     return record
+
+
+def _check_writable(folder: Path) -> None:
+    """ResultsCacheError now, if a run could not be stored in ``folder``, rather than after training it."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".write-test.", suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ResultsCacheError(
+            f"Cannot store runs in {folder} ({exc.strerror or exc}), so nothing was trained: the result would be "
+            "lost. Make the folder writable for this user (check its permissions and owner), or set "
+            "FMNIST_RESULTS_DIR to a writable folder."
+        ) from None
+
+
+def _store_run(path: Path, record: dict, arrays: dict[str, np.ndarray] | None) -> dict:
+    """Write the run's JSON and the .npz of its arrays as a pair, and return the record written.
+
+    A failure leaves the old pair (or no run), never a new .npz beside the old JSON, which replays would serve as
+    one run. Everything that can fail (serialising, compressing, a full disk) goes to temporary files first; then
+    the old .npz is moved aside, the new one renamed into place and the JSON after it, and if that fails the old
+    .npz is moved back. The JSON records the .npz's SHA-256, so a pair mixed up all the same (a kill between the
+    renames, a file replaced by hand) is refused by ``load_arrays``.
+    """
+    npz = path.with_suffix(".npz")
+    new_npz = new_json = backup = None
+    try:
+        if arrays:
+            new_npz = staged_write(npz, lambda tmp: _save_npz(tmp, arrays))
+            record = {**record, "arrays_sha256": hashlib.sha256(Path(new_npz).read_bytes()).hexdigest()}
+        text = to_json(record) + "\n"
+        new_json = staged_write(path, lambda tmp: Path(tmp).write_text(text))
+        if npz.exists():  # a retrain's old .npz: neither beside the new JSON, nor lost if the old JSON stays
+            backup = str(npz.with_name(f".{npz.name}.{secrets.token_hex(4)}.old.tmp"))
+            os.replace(npz, backup)
+        try:
+            if new_npz:
+                os.replace(new_npz, npz)
+            os.replace(new_json, path)
+        except BaseException:
+            if backup:
+                os.replace(backup, npz)
+            elif new_npz and npz.exists():
+                npz.unlink()
+            raise
+        if backup:
+            os.unlink(backup)
+    finally:
+        for tmp in (new_npz, new_json):
+            if tmp and os.path.exists(tmp):
+                os.unlink(tmp)
+    return record
+
+
+def _save_npz(path: str, arrays: dict[str, np.ndarray]) -> None:
+    with open(path, "wb") as f:  # a file object: given a name without ".npz", savez would write to name + ".npz"
+        np.savez_compressed(f, **arrays)
 
 
 def _log_use(path: Path) -> None:
@@ -178,7 +264,18 @@ def unused_runs(log: Path, root: Path | None = None) -> list[Path]:
     earlier configuration): ``make retrain`` would not recreate them, yet notebook 05 would count their cost.
     """
     used = set(Path(log).read_text(encoding="utf-8").splitlines())
-    return sorted(p for p in (root or results_dir()).glob("*/*.json") if str(p.resolve()) not in used)
+    return [p for p in run_files(root) if str(p.resolve()) not in used]
+
+
+def run_files(root: Path | None = None, experiment: str | None = None) -> list[Path]:
+    """The stored runs' JSON files, sorted: of ``experiment``, else of every experiment under ``root``.
+
+    Names starting with a dot are never runs: they are temporary files (``paths.staged_write``; older versions
+    named them ``.<key>.json.XXXX.json``), which a killed process may leave behind.
+    """
+    base = root or results_dir()
+    paths = (base / experiment).glob("*.json") if experiment else base.glob("*/*.json")
+    return sorted(p for p in paths if not any(part.startswith(".") for part in p.relative_to(base).parts))
 
 
 def run_seeds(
@@ -190,8 +287,7 @@ def run_seeds(
 
 def stored_runs(experiment: str, root: Path | None = None) -> list[dict]:
     """Every stored run of an experiment, sorted by file name."""
-    folder = (root or results_dir()) / experiment
-    return [dict(load_run(p), _path=str(p)) for p in sorted(folder.glob("*.json"))]
+    return [dict(load_run(p), _path=str(p)) for p in run_files(root, experiment)]
 
 
 def metric_values(records: Iterable[dict], metric: str) -> list[float]:

@@ -1,6 +1,10 @@
 """The runner and its cache: hits, misses, retrain, cache-only, atomic writes, corrupt files, divergence."""
 
+import errno
 import json
+import os
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -226,3 +230,159 @@ def test_best_stored_run_compares_the_stored_predictors_on_validation(tmp_path):
     assert best["config"]["seed"] == 5 and ex.stored_test_proba(best)[1:] == (0.91, "flip")
     with pytest.raises(ex.ResultsCacheError, match="no run of 'missing'"):
         ex.best_stored_run("missing", root=tmp_path)
+
+
+# ------------------------------------------------- faults of the cache itself
+
+def _trainer_code(root, marker) -> str:
+    """A subprocess that asks for one run whose trainer leaves ``marker``; prints the runner's error, if any."""
+    return f"""
+from pathlib import Path
+from fmnist_utils import experiments as ex
+
+def train(config):
+    Path({str(marker)!r}).write_text("trained")
+    return {{"test_accuracy": 0.9}}
+
+try:
+    ex.run_experiment("exp", {{"lr": 0.1}}, train, root=Path({str(root)!r}))
+except ex.ResultsCacheError as exc:
+    print("ResultsCacheError:", exc)
+"""
+
+
+@pytest.mark.parametrize("locked", ["results root", "experiment folder"])
+def test_unwritable_results_folder_fails_before_training(tmp_path, run_without_dac_override, locked):
+    root, marker = tmp_path / "results", tmp_path / "trained"
+    root.mkdir()
+    if locked == "experiment folder":
+        (root / "exp").mkdir()
+    (root if locked == "results root" else root / "exp").chmod(0o555)
+    result = run_without_dac_override(_trainer_code(root, marker))
+    assert not marker.exists(), "trained although the run could not be stored"
+    assert "ResultsCacheError:" in result.stdout, result.stderr
+    assert str(root / "exp") in result.stdout and "FMNIST_RESULTS_DIR" in result.stdout
+
+
+def test_leftover_temporary_files_are_never_read_as_runs(tmp_path, monkeypatch):
+    import importlib.util
+
+    results, log = tmp_path / "results", tmp_path / "used.txt"
+    proba = np.eye(10, dtype=np.float32)[:4]
+    ex.run_experiment("exp", {"seed": 0}, CountingTrainer({"val_accuracy": 0.9, "arrays": {"test_proba": proba}}),
+                      root=results)
+    run = ex.run_path("exp", {"seed": 0}, root=results)
+    # what a process killed inside atomic_write left (the temporary names of earlier versions ended in .json/.npz)
+    (results / "exp" / f".{run.name}.k2j3h4.json").write_text('{"config": {"se')
+    (results / "exp" / f".{run.stem}.npz.x8y9.npz").write_bytes(b"PK\x03")
+    assert [r["config"] for r in ex.stored_runs("exp", root=results)] == [{"seed": 0}]
+    assert ex.best_stored_run("exp", root=results)["_path"] == str(run)
+    log.write_text("")
+    assert ex.unused_runs(log, results) == [run]
+    log.write_text(f"{run.resolve()}\n")
+    assert ex.unused_runs(log, results) == []
+    script_path = Path(__file__).parents[1] / "scripts" / "check_unused_runs.py"
+    spec = importlib.util.spec_from_file_location("check_unused_runs", script_path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    monkeypatch.setenv("FMNIST_RESULTS_DIR", str(results))
+    assert script.main(str(log)) == 0
+
+
+def test_atomic_write_temporary_name_is_not_a_run_file(tmp_path):
+    from fmnist_utils.paths import atomic_write
+
+    names = []
+    atomic_write(tmp_path / "abc.json", lambda tmp: names.append(tmp) or Path(tmp).write_text("{}"))
+    assert Path(names[0]).name.startswith(".") and not names[0].endswith((".json", ".npz"))
+    assert [p.name for p in tmp_path.iterdir()] == ["abc.json"]
+
+
+def _stored_pair(root, arrays, **result):
+    record = ex.run_experiment("exp", {"seed": 0}, CountingTrainer({"test_accuracy": 0.5, **result,
+                                                                    "arrays": arrays}), root=root)
+    path = Path(record["_path"])
+    return record, path, path.with_suffix(".npz")
+
+
+def test_failed_json_write_on_retrain_keeps_the_old_pair(tmp_path, monkeypatch):
+    _, path, npz = _stored_pair(tmp_path, {"test_proba": np.zeros((4, 10), np.float32)})
+    before = path.read_bytes(), npz.read_bytes()
+    write_text = Path.write_text
+
+    def full_disk(self, *args, **kwargs):
+        if ".json" in self.name:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return write_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", full_disk)
+    new = CountingTrainer({"test_accuracy": 0.7, "arrays": {"test_proba": np.ones((4, 10), np.float32)}})
+    with pytest.raises(OSError, match="No space left"):
+        ex.run_experiment("exp", {"seed": 0}, new, root=tmp_path, retrain=True)
+    assert (path.read_bytes(), npz.read_bytes()) == before
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name, npz.name]  # no temporary file left
+
+
+def test_failed_json_rename_on_retrain_restores_the_old_npz(tmp_path, monkeypatch):
+    _, path, npz = _stored_pair(tmp_path, {"test_proba": np.zeros((4, 10), np.float32)})
+    before = path.read_bytes(), npz.read_bytes()
+    replace = os.replace
+
+    def failing_on_the_json(src, dst):
+        if Path(dst) == path:
+            raise OSError(errno.EIO, "Input/output error")
+        replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", failing_on_the_json)
+    new = CountingTrainer({"test_accuracy": 0.7, "arrays": {"test_proba": np.ones((4, 10), np.float32)}})
+    with pytest.raises(OSError, match="Input/output error"):
+        ex.run_experiment("exp", {"seed": 0}, new, root=tmp_path, retrain=True)
+    assert (path.read_bytes(), npz.read_bytes()) == before
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name, npz.name]
+
+
+def test_retrain_without_arrays_removes_the_old_npz(tmp_path):
+    _, path, npz = _stored_pair(tmp_path, {"test_proba": np.zeros((4, 10), np.float32)})
+    record = ex.run_experiment("exp", {"seed": 0}, CountingTrainer({"test_accuracy": 0.7}), root=tmp_path,
+                               retrain=True)
+    assert not npz.exists()
+    with pytest.raises(ex.ResultsCacheError, match="missing"):
+        ex.load_arrays(record)
+
+
+def test_npz_of_another_training_is_refused(tmp_path):
+    record, path, npz = _stored_pair(tmp_path, {"test_proba": np.zeros((4, 10), np.float32)})
+    other = ex.run_experiment("exp", {"seed": 1}, CountingTrainer({"arrays": {"test_proba": np.ones((4, 10))}}),
+                              root=tmp_path)
+    npz.write_bytes(Path(other["_path"]).with_suffix(".npz").read_bytes())  # e.g. a half-finished retrain
+    with pytest.raises(ex.ResultsCacheError, match=f"{npz.name} does not belong to.*{path.name}.*FMNIST_RETRAIN"):
+        ex.load_arrays(ex.run_experiment("exp", {"seed": 0}, CountingTrainer(), root=tmp_path))
+
+
+def test_runs_stored_before_arrays_were_hashed_still_load(tmp_path):
+    path = ex.run_path("exp", {"seed": 0}, root=tmp_path)
+    path.parent.mkdir()
+    path.write_text(json.dumps({"experiment": "exp", "config": {"seed": 0}, "status": "ok"}))
+    np.savez_compressed(path.with_suffix(".npz"), test_proba=np.ones((2, 10), np.float16))
+    record = ex.run_experiment("exp", {"seed": 0}, CountingTrainer(), root=tmp_path)
+    assert ex.load_arrays(record)["test_proba"].shape == (2, 10)
+
+
+@pytest.mark.parametrize("hashed", [True, False])
+def test_truncated_npz_is_named(tmp_path, hashed):
+    record, path, npz = _stored_pair(tmp_path, {"test_proba": np.random.default_rng(0).random((40, 10))})
+    npz.write_bytes(npz.read_bytes()[: npz.stat().st_size // 2])
+    if not hashed:  # as stored before the hash was recorded
+        record.pop("arrays_sha256", None)
+    with pytest.raises(ex.ResultsCacheError, match=f"{re.escape(str(npz))}.*(Delete|FMNIST_RETRAIN)"):
+        ex.load_arrays(record)
+
+
+def test_cache_only_and_retrain_together_are_refused(tmp_path, monkeypatch):
+    train = CountingTrainer()
+    ex.run_experiment("exp", {"lr": 0.1}, train, root=tmp_path)
+    monkeypatch.setenv("FMNIST_CACHE_ONLY", "1")
+    monkeypatch.setenv("FMNIST_RETRAIN", "1")
+    with pytest.raises(ex.ResultsCacheError, match="FMNIST_CACHE_ONLY and FMNIST_RETRAIN"):
+        ex.run_experiment("exp", {"lr": 0.1}, train, root=tmp_path)
+    assert train.calls == 1
