@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]*_*.ipynb))
 NB ?=
 
-.PHONY: report test retrain lint unit nbval bench bench-cnn setup system-deps clean-venv
+.PHONY: report test replay test-other-blas retrain lint unit nbval bench bench-cnn setup system-deps clean-venv
 
 setup: system-deps $(VENV)/.installed
 
@@ -33,19 +33,30 @@ lint: setup
 unit: setup
 	$(BIN)/python -m pytest tests
 
-nbval: setup
-	FMNIST_CACHE_ONLY=1 $(BIN)/python -m pytest --nbval --nbval-current-env \
-		--nbval-sanitize-with tests/nbval_sanitize.cfg notebooks
+nbval: replay
 
-## Lint, unit tests and strict nbval on every notebook; never trains (FMNIST_CACHE_ONLY=1); then fails on stored
-## runs that no notebook asked for.
+## Lint, unit tests, then the replay: strict nbval on every notebook; never trains (FMNIST_CACHE_ONLY=1) and never
+## writes into the committed tree (exports go to $(EXPORTS)); then fails on exports that differ from figures/ and on
+## stored runs that no notebook asked for.
 RUN_LOG := $(VENV)/used_runs.txt
+EXPORTS := $(VENV)/exports
+# The second BLAS set-up CI replays under: another OpenBLAS kernel, one thread, no oneDNN.
+OTHER_BLAS := OPENBLAS_CORETYPE=Sandybridge OPENBLAS_NUM_THREADS=1 TF_ENABLE_ONEDNN_OPTS=0
 test: setup
 	$(BIN)/ruff check fmnist_utils tests notebooks benchmarks scripts
-	@rm -f $(RUN_LOG)
-	FMNIST_CACHE_ONLY=1 FMNIST_RUN_LOG=$(CURDIR)/$(RUN_LOG) $(BIN)/python -m pytest --nbval --nbval-current-env \
-		--nbval-sanitize-with tests/nbval_sanitize.cfg tests notebooks
+	FMNIST_CACHE_ONLY=1 $(BIN)/python -m pytest tests
+	@$(MAKE) --no-print-directory replay
+
+replay: setup
+	@rm -rf $(EXPORTS) $(RUN_LOG) && mkdir -p $(EXPORTS)
+	FMNIST_CACHE_ONLY=1 FMNIST_RUN_LOG=$(CURDIR)/$(RUN_LOG) FMNIST_FIGURES_DIR=$(CURDIR)/$(EXPORTS) \
+		$(BIN)/python -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg notebooks
+	$(BIN)/python scripts/compare_exports.py $(EXPORTS)
 	$(BIN)/python scripts/check_unused_runs.py $(RUN_LOG)
+
+## make test's replay once more under $(OTHER_BLAS): no output may depend on the BLAS kernel or thread count.
+test-other-blas: setup
+	@$(OTHER_BLAS) $(MAKE) --no-print-directory replay
 
 ## Speed of the NumPy MLP against Keras on this machine (not part of CI).
 bench: setup

@@ -115,3 +115,11 @@ def test_readme_headline_is_rewritten_between_markers_only(tmp_path):
     readme.write_text("no markers")
     with pytest.raises(ValueError, match="lacks the markers"):
         summary.write_readme_headline(table, best, readme)
+
+
+def test_readme_headline_is_left_alone_when_exports_go_elsewhere(tmp_path, monkeypatch):
+    """Under make test the notebooks export into a temporary folder and must not rewrite the committed README."""
+    monkeypatch.setenv("FMNIST_FIGURES_DIR", str(tmp_path))
+    monkeypatch.setattr(summary, "atomic_write", lambda *a: pytest.fail(f"wrote {a[0]}"))
+    rows = [summary.summary_row(i, w, "test", 0.9, [0.91, 0.93]) for i, w in summary.HEADLINE_ROWS]
+    summary.write_readme_headline(pd.DataFrame(rows), pd.DataFrame({"model": ["CNN"], "test acc": [0.5]}))
