@@ -23,6 +23,18 @@ def error_label(error: float, floor: float = 1e-7) -> str:
     return f"< {floor:.0e}" if error < floor else f"{error:.0e}"
 
 
+def error_bound(error: float) -> float:
+    """The power of ten just above ``error`` (2.8e-08 -> 1e-07): what a summary can state of a relative error
+    whose digits are round-off, the same on every machine."""
+    return float(10.0 ** np.ceil(np.log10(error))) if error > 0 else 0.0
+
+
+def round_significant(value: float, digits: int = 2) -> float:
+    """``value`` to ``digits`` significant digits (3.633e-07 -> 3.6e-07): a finite-difference result's further
+    digits change with the BLAS kernel and the CPU."""
+    return float(f"{value:.{digits - 1}e}")
+
+
 def _loss_fn(net: Network, x: np.ndarray, y: np.ndarray, seed: int):
     """The training loss as a function of the current parameters; dropout masks are fixed by re-seeding."""
     def loss() -> float:

@@ -6,10 +6,12 @@ import pytest
 from fmnist_utils.gradcheck import (
     check_gradients,
     check_single_weights,
+    error_bound,
     error_label,
     numerical_gradient,
     perturbation_errors,
     relative_error,
+    round_significant,
 )
 from fmnist_utils.mlp import MLPClassifier
 
@@ -102,3 +104,14 @@ def test_error_label_hides_only_round_off_below_the_floor():
     assert error_label(3.2e-7) == "3e-07"
     assert error_label(7e-10) == error_label(2.8e-8) == "< 1e-07"
     assert error_label(0.5) == "5e-01"  # a wrong gradient stays visible
+
+
+@pytest.mark.parametrize("error, bound", [(2.697e-08, 1e-07), (2.795e-08, 1e-07), (1e-07, 1e-07), (3e-12, 1e-11),
+                                          (0.0, 0.0)])
+def test_error_bound_is_the_power_of_ten_above(error, bound):
+    assert error_bound(error) == bound
+
+
+def test_round_significant_keeps_digits_that_round_off_does_not_move():
+    assert round_significant(3.633e-07) == round_significant(3.6331e-07) == 3.6e-07
+    assert round_significant(3.960e-10, 3) == 3.96e-10
