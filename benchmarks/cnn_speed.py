@@ -16,7 +16,7 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from fmnist_utils.data import load_splits, stratified_subset  # noqa: E402
-from fmnist_utils.keras_models import build_model, flops_per_image, make_optimizer, set_seed  # noqa: E402
+from fmnist_utils.keras.builders import build_model, flops_per_image, make_optimizer, set_seed
 
 REPORT_004 = {"kernel_size": 3, "dense": [], "pool_padding": "same", "batch_norm": True, "dropout": 0.25}
 MODELS = {

@@ -1,13 +1,12 @@
-"""fmnist_utils: what the fmnist-report notebooks share.
+"""fmnist_utils: the machinery of the fmnist-report notebooks, in layers that import one way (ARCHITECTURE.md).
 
+- ``paths``: where things live; atomic writes
 - ``data``: load and verify Fashion-MNIST, preprocessing, the 48k/12k split
-- ``mlp``: the from-scratch NumPy MLP (layers, network, scikit-learn estimator)
+- ``mlp``: the from-scratch NumPy MLP as a scikit-learn estimator
 - ``gradcheck``: finite-difference gradient checks
-- ``keras_models``: Keras builders for the reports' MLPs and CNNs, their trainer, keras-tuner grids
-- ``experiments``: the runner and its cache in ``results/``
-- ``evaluation``: confused pairs, calibration, McNemar's test
-- ``summary``: the series summary (reports' numbers beside ours) and the README's headline table
-- ``plotting``: plot style, shared plots, export of figures and tables
+- ``keras``: Keras builders for the reports' MLPs and CNNs, and their trainer
+- ``runs``: the run store in ``results/``, the trainers it calls, selection, searches, distillation
+- ``report``: tables, figures, the series summary, evaluation (calibration, McNemar), the export check
 """
 
 from .data import CLASS_NAMES, load_fashion_mnist, load_splits

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from fmnist_utils.experiments import unused_runs
+from fmnist_utils.runs.store import unused_runs
 
 
 def main(log: str) -> int:

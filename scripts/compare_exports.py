@@ -9,8 +9,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from fmnist_utils.exports import PDF_TOLERANCE, PNG_TOLERANCE, compare_exports
 from fmnist_utils.paths import REPO_ROOT
+from fmnist_utils.report.exports import PDF_TOLERANCE, PNG_TOLERANCE, compare_exports
 
 
 def main(exported: str, committed: str = str(REPO_ROOT / "figures")) -> int:

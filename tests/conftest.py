@@ -13,6 +13,13 @@ def isolated_from_runner_flags(monkeypatch):
         monkeypatch.delenv(name, raising=False)
 
 
+@pytest.fixture
+def figures_in_tmp(tmp_path, monkeypatch):
+    """Exports (``save_figure``, ``save_table``, summary rows) go to a temporary folder, never into figures/."""
+    monkeypatch.setenv("FMNIST_FIGURES_DIR", str(tmp_path))
+    return tmp_path
+
+
 # Dropping these from the bounding set before exec takes them from root's permitted and effective sets too.
 NO_DAC_OVERRIDE = ["--bounding-set", "-dac_override,-dac_read_search"]
 

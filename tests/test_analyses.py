@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from fmnist_utils import analyses
 from fmnist_utils.data import CLASS_NAMES
+from fmnist_utils.runs import analyses
 
 
 @pytest.fixture

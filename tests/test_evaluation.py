@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from fmnist_utils import evaluation
+from fmnist_utils.report import evaluation
 
 NAMES = ["a", "b", "c"]
 

@@ -11,9 +11,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from fmnist_utils.exports import PNG_TOLERANCE, compare_exports
 from fmnist_utils.paths import REPO_ROOT
-from fmnist_utils.plotting import save_figure, save_table
+from fmnist_utils.report.exports import PNG_TOLERANCE, compare_exports
+from fmnist_utils.report.figures import save_figure
+from fmnist_utils.report.tables import save_table
 
 COMMITTED = REPO_ROOT / "figures"
 

@@ -75,7 +75,7 @@ def test_readme_colab_links_use_repo_url_and_existing_notebooks():
 
 
 def test_every_numeric_inventory_row_has_a_summary_row():
-    from fmnist_utils.summary import is_numeric, series_summary
+    from fmnist_utils.report.summary import is_numeric, series_summary
 
     summary = series_summary()  # raises, naming them, when numeric rows lack a summary row
     numeric = {r["id"] for r in inventory_rows() if is_numeric(r["kind"])}
@@ -88,7 +88,7 @@ def test_every_numeric_inventory_row_has_a_summary_row():
 def test_readme_headline_table_is_generated_from_the_series_summary():
     import pandas as pd
 
-    from fmnist_utils.summary import README_END, README_START, readme_headline, series_summary
+    from fmnist_utils.report.summary import README_END, README_START, readme_headline, series_summary
 
     best_models = pd.read_csv(ROOT / "figures" / "05_confusion_analysis" / "best_models.csv")
     readme = (ROOT / "README.md").read_text()

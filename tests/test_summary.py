@@ -3,8 +3,8 @@
 import pandas as pd
 import pytest
 
-from fmnist_utils import summary
-from fmnist_utils.plotting import comparison_table
+from fmnist_utils.report import summary
+from fmnist_utils.report.tables import comparison_table
 
 INVENTORY = pd.DataFrame({
     "id": ["000.A", "000.FIG", "001.B", "001.HOW"],

@@ -8,10 +8,12 @@ count; computed at replay, it would redraw a committed figure differently on eve
 from __future__ import annotations
 
 import numpy as np
+from sklearn.decomposition import PCA
+from sklearn.manifold import TSNE
 
-from . import gradcheck
-from .data import flatten, load_fashion_mnist, scale_pixels, stratified_subset
-from .mlp import MLPClassifier, Network
+from .. import gradcheck
+from ..data import flatten, load_fashion_mnist, scale_pixels, stratified_subset
+from ..mlp import MLPClassifier, Network
 
 
 def first_image_of_each_class() -> tuple[np.ndarray, np.ndarray]:
@@ -52,9 +54,6 @@ def embedding_2d(config: dict) -> dict:
     variance the first 2 and all components explain, and ``arrays``: ``pca`` and ``tsne`` (n, 2) coordinates and
     the images' ``labels``.
     """
-    from sklearn.decomposition import PCA
-    from sklearn.manifold import TSNE
-
     (x_train, y_train), _ = load_fashion_mnist()
     x_sub, y_sub = stratified_subset(flatten(scale_pixels(x_train)), y_train, n=config["n"], seed=config["seed"])
     pca = PCA(n_components=config["pca_components"], random_state=config["seed"]).fit(x_sub)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .paths import REPO_ROOT, atomic_write, figures_dir
+from ..paths import REPO_ROOT, atomic_write, figures_dir
 
 COLUMNS = ["inventory_id", "report", "notebook", "what", "split", "reported", "reproduced_mean", "reproduced_std",
            "n_runs", "budget", "conclusion_holds", "notes"]

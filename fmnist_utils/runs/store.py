@@ -1,4 +1,4 @@
-"""The experiment runner and its cache in ``results/``.
+"""The run record's store: the experiment runner and its cache in ``results/``.
 
 A notebook asks for a run by experiment name and configuration::
 
@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from .paths import results_dir, staged_write
+from ..paths import results_dir, staged_write
 
 TrainFn = Callable[[dict], dict]
 
@@ -77,6 +77,8 @@ def _normalise(obj: Any) -> Any:
 
 
 _NUMBER = r"(-?[\d.eE+\-]+|NaN|-?Infinity|null)"
+
+
 _NUMBER_LIST = re.compile(rf"\[\s*{_NUMBER}(\s*,\s*{_NUMBER})*\s*\]")
 
 
@@ -288,197 +290,3 @@ def run_seeds(
 def stored_runs(experiment: str, root: Path | None = None) -> list[dict]:
     """Every stored run of an experiment, sorted by file name."""
     return [dict(load_run(p), _path=str(p)) for p in run_files(root, experiment)]
-
-
-def metric_values(records: Iterable[dict], metric: str) -> list[float]:
-    """``metric`` of each successful run; diverged runs contribute nothing."""
-    return [r[metric] for r in records if r.get("status") == "ok"]
-
-
-def summarize(records: Iterable[dict], metric: str) -> dict:
-    """Mean, sample std and count of ``metric`` over successful runs, and how many diverged."""
-    records = list(records)
-    values = np.asarray(metric_values(records, metric), dtype=float)
-    return {
-        "mean": float(values.mean()) if len(values) else float("nan"),
-        "std": float(values.std(ddof=1)) if len(values) > 1 else float("nan"),
-        "n_runs": len(values),
-        "n_diverged": sum(r.get("status") == "diverged" for r in records),
-    }
-
-
-# ----------------------------------------------------------------- trainers
-# A trainer takes a configuration dict and returns what the runner stores.
-
-MAX_STORED_BATCH_LOSSES = 2000
-
-
-def _downsample(values: list[float], limit: int = MAX_STORED_BATCH_LOSSES) -> tuple[list[float], int]:
-    every = max(1, int(np.ceil(len(values) / limit)))
-    return [round(float(v), 5) for v in values[::every]], every
-
-
-def train_numpy_mlp(config: dict) -> dict:
-    """Train our NumPy ``MLPClassifier`` on the standard split and evaluate it.
-
-    config: ``params`` (MLPClassifier keyword arguments), ``seed`` (its random_state),
-    optionally ``normalize`` (see ``data.load_splits``, default ``"scale"``), ``store_test_proba``,
-    ``fit_on`` (``"train"``, default, or ``"train+val"``: refit a configuration already chosen on validation
-    on all 60,000 training images, for a fixed number of epochs; validation metrics are then omitted) and
-    ``flip_tta`` (also score the mean of the probabilities of each image and its mirror image, under ``tta``;
-    with ``store_test_proba`` both predictors' test probabilities are stored, as for Keras runs) and ``teacher``
-    (distillation: train on ``distillation_targets(teacher, y_train)`` instead of the labels alone).
-    Selection (early stopping) uses the validation split; test metrics are reported, never used.
-    """
-    import warnings
-
-    from sklearn.exceptions import ConvergenceWarning
-
-    from .data import flip_horizontal, load_splits
-    from .mlp import MLPClassifier
-
-    data = load_splits(config.get("normalize", "scale"))
-    fit_on = config.get("fit_on", "train")
-    if fit_on not in ("train", "train+val"):
-        raise ValueError(f"config fit_on must be 'train' or 'train+val', got {fit_on!r}")
-    if config.get("teacher") and fit_on != "train":
-        raise ValueError("config teacher: the teacher's soft targets cover the 48,000 training images only; "
-                         "use fit_on='train'")
-    soft = distillation_targets(config["teacher"], data.y_train) if config.get("teacher") else None
-    clf = MLPClassifier(**config["params"], random_state=config["seed"], verbose=config.get("verbose", True))
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ConvergenceWarning)
-        if fit_on == "train":
-            clf.fit(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val), soft_targets=soft)
-        else:
-            clf.fit(np.concatenate([data.x_train, data.x_val]), np.concatenate([data.y_train, data.y_val]))
-    batch_loss, every = _downsample(clf.batch_loss_)
-    out = {
-        "history": {k: [round(float(v), 6) for v in vals] for k, vals in clf.history_.items()},
-        "batch_loss": batch_loss,
-        "batch_loss_every": every,
-        "epochs": clf.n_iter_,
-        "n_parameters": clf.n_parameters_,
-        "warnings": sorted({str(w.message) for w in caught}),
-    }
-    if clf.diverged_epoch_ is not None:
-        return {**out, "status": "diverged", "diverged_epoch": clf.diverged_epoch_}
-    out["best_epoch"] = getattr(clf, "best_epoch_", clf.n_iter_)
-    splits = ("train", "val", "test") if fit_on == "train" else ("train", "test")
-    for split in splits:
-        x, y = getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
-        out[f"{split}_accuracy"] = round(float(clf.score(x, y)), 6)
-        out[f"{split}_loss"] = round(float(clf.log_loss(x, y)), 6)
-    tta_test_proba = None
-    if config.get("flip_tta"):
-        out["tta"] = {}
-        for split in splits[1:]:
-            x, y = getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
-            proba = (clf.predict_proba(x) + clf.predict_proba(flip_horizontal(x))) / 2
-            out["tta"][f"{split}_accuracy"] = round(float((clf.classes_[proba.argmax(1)] == y).mean()), 6)
-        tta_test_proba = proba  # the last split is test
-    if config.get("store_test_proba"):
-        arrays = {"test_proba": clf.predict_proba(data.x_test), "test_proba_tta": tta_test_proba}
-        out["arrays"] = {name: p.astype(np.float16) for name, p in arrays.items() if p is not None}
-    return out
-
-
-def distillation_targets(teacher: dict, y: np.ndarray) -> np.ndarray:
-    """Soft targets (N, 10) for the training split from a stored teacher run (knowledge distillation).
-
-    teacher: ``experiment`` and ``config`` of a ``train_keras`` run with ``store_train_proba`` (trained on the
-    training split only, so validation stays unseen), ``temperature`` T (the teacher's probabilities p become
-    p ** (1/T), renormalised: a softmax of its logits / T; T > 1 softens them) and ``label_weight`` w (targets
-    are w * one-hot(y) + (1 - w) * softened p). A teacher config with ``store_train_proba_shifts`` gives
-    (N, views, 10) targets, one row per translation, for a student trained with shifts of as many pixels.
-    """
-    def train_teacher(config: dict) -> dict:  # TensorFlow is imported only if the teacher must be trained
-        from .keras_models import train_keras
-
-        return train_keras(config)
-
-    record = run_experiment(teacher["experiment"], teacher["config"], train_teacher)
-    per_view = bool(teacher["config"].get("store_train_proba_shifts"))
-    proba = load_arrays(record).get("train_proba_shifts" if per_view else "train_proba")
-    if proba is None or len(proba) != len(y):
-        raise ValueError(f"teacher run {record['_path']} has no training-split probabilities for {len(y)} images; "
-                         "train the teacher with store_train_proba=True (or store_train_proba_shifts) on the "
-                         "standard split")
-    softened = np.power(proba.astype(np.float64), 1 / teacher.get("temperature", 1.0))
-    softened /= softened.sum(axis=-1, keepdims=True)
-    weight = teacher.get("label_weight", 0.0)
-    one_hot = np.eye(softened.shape[-1])[y]
-    return weight * (one_hot[:, None, :] if per_view else one_hot) + (1 - weight) * softened
-
-
-def grid_search_numpy_mlp(config: dict) -> dict:
-    """``GridSearchCV`` over our ``MLPClassifier`` on the 48,000 training images (stratified k-fold).
-
-    config: ``params`` (fixed keyword arguments), ``grid`` (param_grid), ``cv`` (folds), ``seed``.
-    The validation and test splits are not touched.
-    """
-    from sklearn.model_selection import GridSearchCV, StratifiedKFold
-
-    from .data import load_splits
-    from .mlp import MLPClassifier
-
-    data = load_splits(config.get("normalize", "scale"))
-    search = GridSearchCV(
-        MLPClassifier(**config["params"], random_state=config["seed"]),
-        config["grid"],
-        cv=StratifiedKFold(config["cv"], shuffle=True, random_state=config["seed"]),
-        error_score=np.nan,
-        verbose=1 if config.get("verbose", True) else 0,
-    )
-    search.fit(data.x_train, data.y_train)
-    cv = search.cv_results_
-    rows = [
-        {"params": cv["params"][i], "mean_score": round(float(cv["mean_test_score"][i]), 6),
-         "std_score": round(float(cv["std_test_score"][i]), 6), "rank": int(cv["rank_test_score"][i]),
-         "fold_scores": [round(float(cv[f"split{k}_test_score"][i]), 6) for k in range(config["cv"])]}
-        for i in range(len(cv["params"]))
-    ]
-    return {"cv_results": rows, "best_params": search.best_params_, "best_score": round(float(search.best_score_), 6)}
-
-
-def tta_scores(record: dict) -> dict[str, dict]:
-    """Accuracies of every predictor a run scored, by test-time augmentation: ``"none"``, ``"flip"`` (each image
-    averaged with its mirror image) and ``"flip+shift<pixels>"`` (Keras ``tta_shifts``: 10 views); each maps to
-    the run's ``val_accuracy`` and ``test_accuracy`` for it (no validation accuracy for a refit on train+val)."""
-    scores = {"none": {k: record[k] for k in ("val_accuracy", "test_accuracy") if k in record}}
-    if "tta" in record:
-        scores["flip"] = record["tta"]
-    scores.update(record.get("tta_views", {}))
-    return scores
-
-
-def stored_test_proba(record: dict) -> tuple[np.ndarray, float, str]:
-    """The test-set probabilities stored with a run, the validation accuracy of that same predictor, and its
-    test-time augmentation: ``"none"``, ``"flip"`` (each image averaged with its mirror image) or
-    ``"flip+shift<pixels>"`` (Keras ``tta_shifts``: 10 views).
-
-    Runs store each predictor; the one best on validation is taken (the simplest on a tie). Older NumPy runs with
-    ``flip_tta`` hold only the averaged probabilities, so their TTA validation accuracy applies.
-    """
-    arrays = load_arrays(record)
-    if "test_proba_tta" not in arrays and record["config"].get("flip_tta"):
-        return arrays["test_proba"].astype(np.float32), record["tta"]["val_accuracy"], "flip"
-    predictors = [("none", record["val_accuracy"], "test_proba")]
-    if "test_proba_tta" in arrays:
-        predictors.append(("flip", record["tta"]["val_accuracy"], "test_proba_tta"))
-    predictors += [(name, scores["val_accuracy"], f"test_proba_{name}")
-                   for name, scores in record.get("tta_views", {}).items() if f"test_proba_{name}" in arrays]
-    name, val_accuracy, key = max(predictors, key=lambda p: p[1])  # max keeps the first of equals
-    return arrays[key].astype(np.float32), val_accuracy, name
-
-
-def best_stored_run(experiment: str, root: Path | None = None) -> dict:
-    """The run of ``experiment`` with stored test probabilities that is best on validation, by the best of the
-    predictors it scored. Older NumPy runs stored only the flip-averaged probabilities; where such a run is
-    chosen for its plain predictor, ``stored_test_proba`` gives the stored one."""
-    runs = [r for r in stored_runs(experiment, root) if r.get("status") == "ok"
-            and Path(r["_path"]).with_suffix(".npz").is_file()]
-    if not runs:
-        raise ResultsCacheError(f"no run of {experiment!r} with stored test probabilities in "
-                                f"{(root or results_dir()) / experiment}; run its notebook (make retrain NB=...)")
-    return max(runs, key=lambda r: max(s.get("val_accuracy", 0.0) for s in tta_scores(r).values()))

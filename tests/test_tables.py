@@ -1,45 +1,19 @@
-"""Export helpers: file set, byte-identical reruns, tables in three formats."""
+"""Tables: the report's number beside ours, and exports in three formats with the decimals they need."""
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from fmnist_utils import plotting  # noqa: E402
+from fmnist_utils.report import tables  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def figures_in_tmp(tmp_path, monkeypatch):
-    monkeypatch.setenv("FMNIST_FIGURES_DIR", str(tmp_path))
-    return tmp_path
-
-
-def _figure():
-    plotting.set_style()
-    fig, ax = plt.subplots()
-    ax.plot([1, 2, 3], [0.5, 0.7, 0.8])
-    ax.set_xlabel("epoch")
-    return fig
-
-
-def test_save_figure_writes_png_and_pdf_reproducibly(figures_in_tmp):
-    fig = _figure()
-    png = plotting.save_figure(fig, "nb", "curve")
-    first = {p.name: p.read_bytes() for p in (figures_in_tmp / "nb").iterdir()}
-    plotting.save_figure(fig, "nb", "curve")
-    second = {p.name: p.read_bytes() for p in (figures_in_tmp / "nb").iterdir()}
-    assert png == figures_in_tmp / "nb" / "curve.png"
-    assert set(first) == {"curve.png", "curve.pdf"}
-    assert first == second
-    assert b"CreationDate" not in first["curve.pdf"] and b"Matplotlib" not in first["curve.png"]
-    plt.close(fig)
+pytestmark = pytest.mark.usefixtures("figures_in_tmp")  # exports go to a temporary folder
 
 
 def test_save_table_writes_csv_md_tex(figures_in_tmp):
     df = pd.DataFrame({"model": ["a", "b"], "accuracy": [0.91234, 0.8]})
-    csv = plotting.save_table(df, "nb", "results")
+    csv = tables.save_table(df, "nb", "results")
     assert csv.read_text().splitlines() == ["model,accuracy", "a,0.9123", "b,0.8000"]
     assert "| a " in (figures_in_tmp / "nb" / "results.md").read_text()
     assert "\\begin{tabular}" in (figures_in_tmp / "nb" / "results.tex").read_text()
@@ -47,42 +21,35 @@ def test_save_table_writes_csv_md_tex(figures_in_tmp):
 
 def test_save_table_writes_counts_and_minutes_with_the_decimals_they_need(figures_in_tmp):
     df = pd.DataFrame({"seed": [0, 1], "val acc": [0.90792, 0.905], "epochs": [10.0, 60.0], "minutes": [6.7, 7.3]})
-    csv = plotting.save_table(df, "nb", "runs")
+    csv = tables.save_table(df, "nb", "runs")
     assert csv.read_text().splitlines()[1:] == ["0,0.9079,10,6.7", "1,0.9050,60,7.3"]
     md = (figures_in_tmp / "nb" / "runs.md").read_text().splitlines()
     assert md[2] == "|      0 |    0.9079 |       10 |       6.7 |"  # numbers right-aligned, no 0.0000 seeds
     assert "0 & 0.9079 & 10 & 6.7" in (figures_in_tmp / "nb" / "runs.tex").read_text()
-    plotting.save_table(df, "nb", "sci", float_format="%.2e")
+    tables.save_table(df, "nb", "sci", float_format="%.2e")
     assert "9.08e-01" in (figures_in_tmp / "nb" / "sci.csv").read_text()
 
 
 def test_save_table_does_not_round_a_small_nonzero_value_to_zero(figures_in_tmp):
     df = pd.DataFrame({"check": list("abcd"), "relative error": [1.4468e-11, 0.0, 0.2512, float("nan")]})
-    csv = plotting.save_table(df, "nb", "errors")
+    csv = tables.save_table(df, "nb", "errors")
     assert csv.read_text().splitlines()[1:] == ["a,1.45e-11", "b,0.0000", "c,0.2512", "d,"]
 
 
 def test_save_table_keeps_every_decimal_of_a_value_on_a_rounding_boundary(figures_in_tmp):
     df = pd.DataFrame({"spread": [0.00075, 0.01]})  # 9 / 12000, halfway between 0.0007 and 0.0008
-    csv = plotting.save_table(df, "nb", "boundary")
+    csv = tables.save_table(df, "nb", "boundary")
     assert csv.read_text().splitlines()[1:] == [f"{0.00075:.4f}", "0.0100"]
 
 
 def test_mean_std():
-    assert plotting.mean_std([0.8, 0.9]) == "0.8500 ± 0.0707"
-    assert plotting.mean_std([0.8]) == "0.8000"
-
-
-def test_learning_curves_label_axes():
-    ax = plotting.plot_learning_curves({"m": [{"train_accuracy": [0.5, 0.6], "val_accuracy": [0.4, 0.5]}] * 2})
-    assert ax.get_xlabel() == "epoch" and ax.get_ylabel() == "accuracy"
-    assert len(ax.get_lines()) == 2
-    plt.close(ax.figure)
+    assert tables.mean_std([0.8, 0.9]) == "0.8500 ± 0.0707"
+    assert tables.mean_std([0.8]) == "0.8000"
 
 
 def test_formatted_renders_columns_without_changing_the_original():
     df = pd.DataFrame({"error": [1.234e-10, 5e-9], "n": [1, 2]})
-    out = plotting.formatted(df, {"error": "{:.0e}"})
+    out = tables.formatted(df, {"error": "{:.0e}"})
     assert out["error"].tolist() == ["1e-10", "5e-09"] and out["n"].tolist() == [1, 2]
     assert df["error"].dtype == float
 
@@ -90,7 +57,7 @@ def test_formatted_renders_columns_without_changing_the_original():
 def test_comparison_table_counts_diverged_runs_apart():
     ok = [{"status": "ok", "test_accuracy": a} for a in (0.8, 0.9)]
     bad = [{"status": "diverged", "diverged_epoch": 2}]
-    table = plotting.comparison_table({"a": ok + bad, "b": bad}, {"a": 0.85, "b": 0.1})
+    table = tables.comparison_table({"a": ok + bad, "b": bad}, {"a": 0.85, "b": 0.1})
     assert table["ours: test accuracy"].tolist() == ["0.8500 ± 0.0707", "diverged (epoch 2)"]
     assert table["runs (seeds)"].tolist() == ["2 + 1 diverged", "0"]
     assert table["report"].tolist() == [0.85, 0.1]
@@ -98,5 +65,5 @@ def test_comparison_table_counts_diverged_runs_apart():
 
 def test_formatted_accepts_a_function():
     df = pd.DataFrame({"error": [1e-10, 0.25]})
-    out = plotting.formatted(df, {"error": lambda e: "tiny" if e < 1e-8 else f"{e:.2f}"})
+    out = tables.formatted(df, {"error": lambda e: "tiny" if e < 1e-8 else f"{e:.2f}"})
     assert out["error"].tolist() == ["tiny", "0.25"]

@@ -1,4 +1,4 @@
-"""The runner and its cache: hits, misses, retrain, cache-only, atomic writes, corrupt files, divergence."""
+"""The run store: hits, misses, retrain, cache-only, atomic writes, corrupt files, divergence, faults."""
 
 import errno
 import json
@@ -8,18 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fakes import CountingTrainer
 
-from fmnist_utils import experiments as ex
-
-
-class CountingTrainer:
-    def __init__(self, result=None):
-        self.calls = 0
-        self.result = result or {"test_accuracy": 0.9, "history": {"val_accuracy": [0.5, 0.75]}}
-
-    def __call__(self, config):
-        self.calls += 1
-        return dict(self.result)
+from fmnist_utils.runs import selection
+from fmnist_utils.runs import store as ex
 
 
 def test_trains_once_then_replays(tmp_path):
@@ -103,7 +95,7 @@ def test_diverged_run_is_recorded_and_excluded(tmp_path):
     record = ex.run_experiment("exp", {"lr": 10.0}, diverged, root=tmp_path)
     assert record["status"] == "diverged" and record["diverged_epoch"] == 1
     ok = ex.run_experiment("exp", {"lr": 0.1}, CountingTrainer(), root=tmp_path)
-    assert ex.metric_values([record, ok], "test_accuracy") == [0.9]
+    assert selection.metric_values([record, ok], "test_accuracy") == [0.9]
 
 
 def test_arrays_stored_beside_run(tmp_path):
@@ -122,123 +114,14 @@ def test_run_seeds_and_json_is_readable(tmp_path):
     assert '"val_accuracy": [0.5, 0.75]' in text  # number lists stay on one line
 
 
-@pytest.fixture
-def tiny_image_splits(monkeypatch):
-    from fmnist_utils import data
-
-    rng = np.random.default_rng(0)
-    x, y = rng.random((150, 784), dtype=np.float32), np.arange(150) % 10
-    monkeypatch.setattr(data, "load_splits", lambda normalize="scale", flat=True, dtype="float32": data.Splits(
-        x[:90], y[:90], x[90:120], y[90:120], x[120:], y[120:]))
-
-
-def test_numpy_mlp_refit_on_train_and_val_and_flip_tta(tiny_image_splits):
-    params = {"hidden_layer_sizes": [8], "max_iter": 2, "n_iter_no_change": None, "batch_size": 30}
-    plain = ex.train_numpy_mlp({"params": params, "seed": 0, "verbose": False, "store_test_proba": True})
-    assert plain["history"]["val_accuracy"] and "val_accuracy" in plain and "tta" not in plain
-    assert plain["arrays"]["test_proba"].shape == (30, 10)
-    assert "arrays" not in ex.train_numpy_mlp({"params": params, "seed": 0, "verbose": False})
-    refit = ex.train_numpy_mlp({"params": params, "seed": 0, "verbose": False, "fit_on": "train+val",
-                                "flip_tta": True, "store_test_proba": True})
-    assert "val_accuracy" not in refit and refit["history"]["val_accuracy"] == []
-    assert len(refit["batch_loss"]) == 2 * 4  # 120 images in batches of 30, twice
-    assert set(refit["tta"]) == {"test_accuracy"} and set(refit["arrays"]) == {"test_proba", "test_proba_tta"}
-    # the plain predictor is stored beside the flip-averaged one, so either can be chosen on validation
-    plain_refit = ex.train_numpy_mlp({"params": params, "seed": 0, "verbose": False, "fit_on": "train+val",
-                                      "store_test_proba": True})
-    np.testing.assert_array_equal(refit["arrays"]["test_proba"], plain_refit["arrays"]["test_proba"])
-    assert not np.array_equal(refit["arrays"]["test_proba_tta"], refit["arrays"]["test_proba"])
-    with pytest.raises(ValueError, match="fit_on must be"):
-        ex.train_numpy_mlp({"params": params, "seed": 0, "fit_on": "test"})
-
-
-def test_numpy_mlp_distils_a_stored_teacher(tiny_image_splits, tmp_path, monkeypatch):
-    monkeypatch.setenv("FMNIST_RESULTS_DIR", str(tmp_path))
-    y_train = np.arange(90) % 10
-    teacher_proba = np.full((90, 10), 0.02)
-    teacher_proba[np.arange(90), (y_train + 1) % 10] = 0.82  # a teacher that always says "the next class"
-    trainer = CountingTrainer({"val_accuracy": 0.5, "arrays": {"train_proba": teacher_proba.astype(np.float16)}})
-    teacher = {"experiment": "teacher", "config": {"seed": 0}}
-    ex.run_experiment("teacher", teacher["config"], trainer)
-
-    soft = ex.distillation_targets({**teacher, "temperature": 1.0}, y_train)
-    np.testing.assert_allclose(soft, teacher_proba, atol=1e-3)
-    softer = ex.distillation_targets({**teacher, "temperature": 4.0}, y_train)
-    assert softer.max() < soft.max() and np.allclose(softer.sum(axis=1), 1)
-    np.testing.assert_allclose(ex.distillation_targets({**teacher, "label_weight": 1.0}, y_train), np.eye(10)[y_train])
-
-    params = {"hidden_layer_sizes": [16], "max_iter": 40, "n_iter_no_change": None, "batch_size": 30,
-              "learning_rate_init": 0.1}
-    student = ex.train_numpy_mlp({"params": params, "seed": 0, "verbose": False, "teacher": teacher})
-    assert trainer.calls == 1  # the stored teacher is reused, not retrained
-    assert student["train_accuracy"] < 0.5  # it learnt the teacher's shifted labels, not the true ones
-    with pytest.raises(ValueError, match="use fit_on='train'"):
-        ex.train_numpy_mlp({"params": params, "seed": 0, "teacher": teacher, "fit_on": "train+val"})
-    ex.run_experiment("short_teacher", {"seed": 0}, CountingTrainer({"arrays": {"train_proba": teacher_proba[:5]}}))
-    with pytest.raises(ValueError, match="store_train_proba=True"):
-        ex.distillation_targets({"experiment": "short_teacher", "config": {"seed": 0}}, y_train)
-
-
-def test_per_view_teacher_gives_one_target_per_translation(tiny_image_splits, tmp_path, monkeypatch):
-    monkeypatch.setenv("FMNIST_RESULTS_DIR", str(tmp_path))
-    y_train = np.arange(90) % 10
-    per_view = np.full((90, 9, 10), 0.02)
-    per_view[np.arange(90)[:, None], np.arange(9)[None, :], (y_train[:, None] + np.arange(9)) % 10] = 0.82
-    teacher = {"experiment": "teacher", "config": {"seed": 0, "store_train_proba_shifts": 1}}
-    ex.run_experiment("teacher", teacher["config"],
-                      CountingTrainer({"arrays": {"train_proba_shifts": per_view.astype(np.float16)}}))
-    soft = ex.distillation_targets({**teacher, "label_weight": 0.5}, y_train)
-    assert soft.shape == (90, 9, 10)
-    np.testing.assert_allclose(soft[:, 0], 0.5 * np.eye(10)[y_train] + 0.5 * per_view[:, 0], atol=1e-3)
-    assert (soft[:, 3].argmax(axis=1) == y_train).all() and (soft[:, 3].max(axis=1) < 0.6).all()
-    params = {"hidden_layer_sizes": [16], "max_iter": 2, "n_iter_no_change": None, "augment_shift": 1}
-    student = ex.train_numpy_mlp({"params": params, "seed": 0, "verbose": False, "teacher": teacher})
-    assert student["epochs"] == 2
-    with pytest.raises(ValueError, match="augment_shift > 0"):
-        ex.train_numpy_mlp({"params": {**params, "augment_shift": 0}, "seed": 0, "teacher": teacher})
-
-
-def test_best_stored_run_compares_the_stored_predictors_on_validation(tmp_path):
-    proba = np.eye(10, dtype=np.float32)[:4]
-
-    def stored(seed, out):
-        ex.run_experiment("best", {"seed": seed, **out.pop("config", {})}, CountingTrainer(
-            {"test_accuracy": 0.5, **out}), root=tmp_path)
-
-    stored(0, {"val_accuracy": 0.90, "arrays": {"test_proba": proba}})
-    stored(1, {"val_accuracy": 0.89, "tta": {"val_accuracy": 0.91}, "config": {"flip_tta": True},
-               "arrays": {"test_proba": proba}})  # older NumPy runs: only the averaged probabilities
-    stored(2, {"val_accuracy": 0.95})  # no stored probabilities: not a candidate
-    best = ex.best_stored_run("best", root=tmp_path)
-    assert best["config"]["seed"] == 1 and ex.stored_test_proba(best)[1:] == (0.91, "flip")
-    stored(3, {"val_accuracy": 0.905, "tta": {"val_accuracy": 0.90},
-               "arrays": {"test_proba": proba, "test_proba_tta": proba[::-1]}})  # Keras style: TTA worse here
-    _, val, tta = ex.stored_test_proba(ex.run_experiment("best", {"seed": 3}, CountingTrainer(), root=tmp_path))
-    assert (val, tta) == (0.905, "none")
-    stored(4, {"val_accuracy": 0.90, "tta": {"val_accuracy": 0.92}, "tta_views": {"flip+shift1": {"val_accuracy": 0.92},
-               "flip+shift2": {"val_accuracy": 0.93}}, "arrays": {"test_proba": proba, "test_proba_tta": proba,
-               "test_proba_flip+shift1": proba, "test_proba_flip+shift2": proba[::-1]}})
-    best = ex.best_stored_run("best", root=tmp_path)
-    assert best["config"]["seed"] == 4 and ex.stored_test_proba(best)[1:] == (0.93, "flip+shift2")
-    assert (ex.stored_test_proba(best)[0] == proba[::-1]).all()
-    assert {mode: s["val_accuracy"] for mode, s in ex.tta_scores(best).items()} == {
-        "none": 0.90, "flip": 0.92, "flip+shift1": 0.92, "flip+shift2": 0.93}
-    # the run is chosen by its best predictor on validation, even where an older run did not store that one
-    stored(5, {"val_accuracy": 0.94, "tta": {"val_accuracy": 0.91}, "config": {"flip_tta": True},
-               "arrays": {"test_proba": proba}})
-    best = ex.best_stored_run("best", root=tmp_path)
-    assert best["config"]["seed"] == 5 and ex.stored_test_proba(best)[1:] == (0.91, "flip")
-    with pytest.raises(ex.ResultsCacheError, match="no run of 'missing'"):
-        ex.best_stored_run("missing", root=tmp_path)
-
-
 # ------------------------------------------------- faults of the cache itself
 
 def _trainer_code(root, marker) -> str:
     """A subprocess that asks for one run whose trainer leaves ``marker``; prints the runner's error, if any."""
     return f"""
 from pathlib import Path
-from fmnist_utils import experiments as ex
+from fmnist_utils.runs import selection
+from fmnist_utils.runs import store as ex
 
 def train(config):
     Path({str(marker)!r}).write_text("trained")
@@ -276,7 +159,7 @@ def test_leftover_temporary_files_are_never_read_as_runs(tmp_path, monkeypatch):
     (results / "exp" / f".{run.name}.k2j3h4.json").write_text('{"config": {"se')
     (results / "exp" / f".{run.stem}.npz.x8y9.npz").write_bytes(b"PK\x03")
     assert [r["config"] for r in ex.stored_runs("exp", root=results)] == [{"seed": 0}]
-    assert ex.best_stored_run("exp", root=results)["_path"] == str(run)
+    assert selection.best_stored_run("exp", root=results)["_path"] == str(run)
     log.write_text("")
     assert ex.unused_runs(log, results) == [run]
     log.write_text(f"{run.resolve()}\n")
@@ -287,15 +170,6 @@ def test_leftover_temporary_files_are_never_read_as_runs(tmp_path, monkeypatch):
     spec.loader.exec_module(script)
     monkeypatch.setenv("FMNIST_RESULTS_DIR", str(results))
     assert script.main(str(log)) == 0
-
-
-def test_atomic_write_temporary_name_is_not_a_run_file(tmp_path):
-    from fmnist_utils.paths import atomic_write
-
-    names = []
-    atomic_write(tmp_path / "abc.json", lambda tmp: names.append(tmp) or Path(tmp).write_text("{}"))
-    assert Path(names[0]).name.startswith(".") and not names[0].endswith((".json", ".npz"))
-    assert [p.name for p in tmp_path.iterdir()] == ["abc.json"]
 
 
 def _stored_pair(root, arrays, **result):

@@ -1,0 +1,28 @@
+"""Report: what turns stored runs into the series' tables, figures and summary.
+
+Notebooks import from here: ``from fmnist_utils.report import comparison_table, save_figure, save_table, ...``.
+
+- ``tables``: the report's number beside ours, export as CSV, Markdown and LaTeX
+- ``figures``: plot style, shared plots, export as PNG and PDF
+- ``summary``: the series summary (every number of the reports beside ours) and the README's headline table
+- ``evaluation``: confused pairs, calibration, McNemar's test
+- ``exports``: a fresh export against the committed one (``make test``)
+"""
+
+from .evaluation import confused_pairs, expected_calibration_error, mcnemar_test, reliability_curve
+from .figures import (
+    plot_confident_mistakes,
+    plot_cv_scores,
+    plot_image_grid,
+    plot_iteration_loss,
+    plot_learning_curves,
+    save_figure,
+    set_style,
+)
+from .summary import record_summary, series_summary, summary_row, verdict, write_readme_headline
+from .tables import comparison_table, formatted, mean_std, save_table
+
+__all__ = ["comparison_table", "confused_pairs", "expected_calibration_error", "formatted", "mcnemar_test",
+           "mean_std", "plot_confident_mistakes", "plot_cv_scores", "plot_image_grid", "plot_iteration_loss",
+           "plot_learning_curves", "record_summary", "reliability_curve", "save_figure", "save_table",
+           "series_summary", "set_style", "summary_row", "verdict", "write_readme_headline"]
