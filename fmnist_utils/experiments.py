@@ -334,7 +334,8 @@ def train_numpy_mlp(config: dict) -> dict:
 
     from sklearn.exceptions import ConvergenceWarning
 
-    from .data import flip_horizontal, load_splits
+    from .augment import flip_horizontal
+    from .data import load_splits
     from .mlp import MLPClassifier
 
     data = load_splits(config.get("normalize", "scale"))

@@ -202,7 +202,8 @@ def train_keras(config: dict) -> dict:
     """
     import dataclasses
 
-    from .data import load_splits, shift_images, shift_views, stratified_subset
+    from .augment import shift_images, shift_views
+    from .data import load_splits, stratified_subset
 
     refit = _fit_on(config) == "train+val"
     set_seed(config["seed"])
@@ -288,7 +289,7 @@ def train_keras(config: dict) -> dict:
 
 def flip_tta_proba(model, x: np.ndarray) -> np.ndarray:
     """Mean class probabilities of each image x: (N, 28, 28, 1) and its mirror image."""
-    from .data import flip_horizontal
+    from .augment import flip_horizontal
 
     return (model.predict(x, verbose=0, batch_size=1024)
             + model.predict(flip_horizontal(x), verbose=0, batch_size=1024)) / 2
@@ -297,7 +298,7 @@ def flip_tta_proba(model, x: np.ndarray) -> np.ndarray:
 def shift_tta_proba(model, x: np.ndarray, pixels: int) -> np.ndarray:
     """Mean class probabilities over 10 views of each image x: (N, 28, 28, 1): the image, shifted ``pixels`` up,
     down, left and right (zero fill), and the mirror image of each of these five."""
-    from .data import flip_horizontal, shift_images
+    from .augment import flip_horizontal, shift_images
 
     shifted = [x] + [shift_images(x, dy, dx) for dy, dx in ((-pixels, 0), (pixels, 0), (0, -pixels), (0, pixels))]
     views = shifted + [flip_horizontal(v) for v in shifted]

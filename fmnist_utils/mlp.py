@@ -27,6 +27,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .augment import augment_batch
+
 # ================================================================== 1. layers
 
 
@@ -209,30 +211,6 @@ def init_weights(fan_in: int, fan_out: int, scheme: str, rng: np.random.Generato
 
 
 # ====================================================== 2. training pieces
-
-
-def augment_batch(x: np.ndarray, rng: np.random.Generator, shift: int = 0, flip: bool = False,
-                  image_shape: tuple[int, int] = (28, 28), return_views: bool = False):
-    """Random translations by up to ``shift`` pixels (zero fill) and horizontal flips of flattened images.
-
-    x: (N, H*W) with background 0 (pixels scaled to [0, 1]); returns a new (N, H*W) array and, with
-    ``return_views``, also each image's translation as a view index (N,) into ``data.shift_views(shift)``.
-    """
-    n, (h, w) = len(x), image_shape
-    images = x.reshape(n, h, w)
-    views = np.zeros(n, dtype=np.intp)
-    if shift:
-        padded = np.pad(images, ((0, 0), (shift, shift), (shift, shift)))
-        dy, dx = rng.integers(0, 2 * shift + 1, size=(2, n))
-        rows = dy[:, None, None] + np.arange(h)[None, :, None]
-        cols = dx[:, None, None] + np.arange(w)[None, None, :]
-        images = padded[np.arange(n)[:, None, None], rows, cols]
-        views = dy * (2 * shift + 1) + dx
-    if flip:
-        flipped = rng.random(n) < 0.5
-        images = np.where(flipped[:, None, None], images[:, :, ::-1], images)
-    return (images.reshape(n, h * w), views) if return_views else images.reshape(n, h * w)
-
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -605,7 +583,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         soft_targets: optional (N, n_classes) probabilities, columns in ``classes_`` order (e.g. a teacher
         network's, for distillation); the loss is then the cross-entropy to them instead of to ``y``, which
         still scores training accuracy. Augmentation applies to the images; their targets stay as given, unless
-        they are (N, views, n_classes) with one row per translation of ``data.shift_views(augment_shift)``: then
+        they are (N, views, n_classes) with one row per translation of ``augment.shift_views(augment_shift)``: then
         each augmented image learns the row of the view it was shifted to.
         """
         self._validate_params()
@@ -639,7 +617,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                 raise ValueError(f"soft_targets per view must have shape (n_samples, (2 * augment_shift + 1) ** 2, "
                                  f"n_classes) = {(n, views, n_classes)} with augment_shift > 0 (here "
                                  f"{self.augment_shift}), got {soft.shape}; give the teacher's probabilities for "
-                                 "each view of data.shift_views(augment_shift)")
+                                 "each view of augment.shift_views(augment_shift)")
         elif soft.shape != (n, n_classes):
             raise ValueError(f"soft_targets must have shape (n_samples, n_classes) = {(n, n_classes)}, "
                              f"got {soft.shape}; pass one probability row per training sample")

@@ -11,7 +11,6 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import check_estimator
 
 from fmnist_utils import mlp
-from fmnist_utils.data import shift_images, shift_views
 from fmnist_utils.mlp import MLPClassifier
 
 
@@ -255,30 +254,6 @@ def test_no_convergence_warning_with_fixed_epochs():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         MLPClassifier((4,), max_iter=2, n_iter_no_change=None).fit(X, y)
-
-
-def test_augment_batch_shifts_and_flips_images():
-    rng = np.random.default_rng(0)
-    image = np.zeros((28, 28), np.float32)
-    image[10, 5] = 1.0
-    x = np.repeat(image.reshape(1, -1), 200, axis=0)
-    shifted = mlp.augment_batch(x, rng, shift=2).reshape(-1, 28, 28)
-    rows, cols = np.nonzero(shifted.sum(axis=0))
-    assert set(rows) == set(range(8, 13)) and set(cols) == set(range(3, 8))  # every shift in [-2, 2] occurs
-    assert (shifted.reshape(200, -1).sum(axis=1) == 1).all()  # a pixel moves, nothing is duplicated
-    flipped = mlp.augment_batch(x, rng, flip=True).reshape(-1, 28, 28)
-    share = flipped[:, 10, 22].mean()
-    assert 0.35 < share < 0.65 and (flipped[:, 10, 5] + flipped[:, 10, 22] == 1).all()
-
-
-def test_augment_batch_views_name_the_translation_each_image_got():
-    x = np.random.default_rng(1).random((50, 784), dtype=np.float32)
-    shifted, views = mlp.augment_batch(x, np.random.default_rng(0), shift=2, return_views=True)
-    np.testing.assert_array_equal(shifted, mlp.augment_batch(x, np.random.default_rng(0), shift=2))  # same draws
-    assert len(set(views)) > 10
-    translations = shift_views(2)
-    for i, view in enumerate(views):  # a teacher scores shift_images(x, *translations[view]) for that view
-        np.testing.assert_array_equal(shifted[i], shift_images(x[i:i + 1], *translations[view])[0])
 
 
 def test_per_view_soft_targets_follow_the_view_each_image_got(monkeypatch):
