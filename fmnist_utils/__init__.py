@@ -1,8 +1,10 @@
 """fmnist_utils: what the fmnist-report notebooks share.
 
 - ``data``: load and verify Fashion-MNIST, preprocessing, the 48k/12k split
-- ``mlp``: the from-scratch NumPy MLP (layers, network, scikit-learn estimator)
-- ``gradcheck``: finite-difference gradient checks
+- ``augment``: flips and shifts of images, fixed and random (both trainers use them)
+- ``nn``: the from-scratch NumPy network: layers, losses, optimizers with their schedules, ``nn.gradcheck``
+- ``training``: the NumPy training loop, early stopping, the divergence guard
+- ``mlp``: ``MLPClassifier``, the NumPy network as a scikit-learn estimator
 - ``keras_models``: Keras builders for the reports' MLPs and CNNs, their trainer, keras-tuner grids
 - ``experiments``: the runner and its cache in ``results/``
 - ``evaluation``: confused pairs, calibration, McNemar's test
