@@ -190,18 +190,15 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             init=self.init, leaky_relu_slope=self.leaky_relu_slope, batch_norm=self.batch_norm,
             dropout=self.dropout, input_dropout=self.input_dropout, alpha=self.alpha, l1=self.l1,
             l2_first_layer_only=self.l2_first_layer_only)
-        self.optimizer_ = self._make_optimizer()
+        # the optimizer owns the learning rate from here on; its schedule counts epochs up to max_iter
+        schedule = {"schedule": self.learning_rate_schedule, "total_epochs": self.max_iter,
+                    "step_size": self.lr_step_size, "step_factor": self.lr_step_factor}
+        self.optimizer_: Optimizer = (
+            Adam(self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon, **schedule) if self.solver == "adam"
+            else SGD(self.learning_rate_init, self.momentum, self.nesterovs_momentum and self.momentum > 0, **schedule))
         self._log = TrainingLog()
         self.best_loss_, self.best_validation_score_ = np.inf, None
         self._publish_log()
-
-    def _make_optimizer(self) -> Optimizer:
-        """The optimizer, which owns the learning rate from here on: its schedule counts epochs up to max_iter."""
-        schedule = {"schedule": self.learning_rate_schedule, "total_epochs": self.max_iter,
-                    "step_size": self.lr_step_size, "step_factor": self.lr_step_factor}
-        if self.solver == "adam":
-            return Adam(self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon, **schedule)
-        return SGD(self.learning_rate_init, self.momentum, self.nesterovs_momentum and self.momentum > 0, **schedule)
 
     def _publish_log(self) -> None:
         """Copy the training log into scikit-learn's fitted attributes."""

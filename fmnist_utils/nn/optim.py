@@ -17,16 +17,16 @@ from .network import Network
 SCHEDULES = ("constant", "step", "cosine")
 
 
-def scheduled_learning_rate(lr0: float, epoch: int, schedule: str, total_epochs: int,
+def scheduled_learning_rate(learning_rate_init: float, epoch: int, schedule: str, total_epochs: int | None,
                             step_size: int = 10, step_factor: float = 0.5) -> float:
     """Learning rate for a 0-based epoch: constant, step (times ``step_factor`` every ``step_size`` epochs),
-    or cosine decay from lr0 to 0 over ``total_epochs``."""
+    or cosine decay from ``learning_rate_init`` to 0 over ``total_epochs``."""
     if schedule == "constant":
-        return lr0
+        return learning_rate_init
     if schedule == "step":
-        return lr0 * step_factor ** (epoch // step_size)
+        return learning_rate_init * step_factor ** (epoch // step_size)
     if schedule == "cosine":
-        return 0.5 * lr0 * (1 + math.cos(math.pi * min(epoch, total_epochs) / total_epochs))
+        return 0.5 * learning_rate_init * (1 + math.cos(math.pi * min(epoch, total_epochs) / total_epochs))
     raise ValueError(f"learning_rate_schedule must be 'constant', 'step' or 'cosine', got {schedule!r}")
 
 
@@ -44,17 +44,15 @@ class Optimizer:
         self.learning_rate_init = learning_rate_init
         self.schedule, self.total_epochs = schedule, total_epochs
         self.step_size, self.step_factor = step_size, step_factor
-        self.learning_rate = self.scheduled_learning_rate(0)  # the first epoch's; raises on an unknown schedule
-
-    def scheduled_learning_rate(self, epoch: int) -> float:
-        """The rate of a 0-based epoch under this optimizer's schedule."""
-        return scheduled_learning_rate(self.learning_rate_init, epoch, self.schedule, self.total_epochs,
-                                       self.step_size, self.step_factor)
+        # the first epoch's rate; raises on an unknown schedule
+        self.learning_rate = scheduled_learning_rate(learning_rate_init, 0, schedule, total_epochs, step_size,
+                                                     step_factor)
 
     def epoch_ends(self, epoch: int) -> None:
         """Called when ``epoch`` epochs have run: sets ``learning_rate`` to the schedule's rate for the next one
         (0-based index ``epoch``). The count is over all fits, so a warm start or partial_fit continues the schedule."""
-        self.learning_rate = self.scheduled_learning_rate(epoch)
+        self.learning_rate = scheduled_learning_rate(self.learning_rate_init, epoch, self.schedule,
+                                                     self.total_epochs, self.step_size, self.step_factor)
 
     def step(self, net: Network) -> None:
         """Update every parameter of ``net`` in place from its ``grads``, at the current ``learning_rate``."""
