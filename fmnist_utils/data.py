@@ -245,29 +245,6 @@ def flatten(x: np.ndarray) -> np.ndarray:
     return x.reshape(len(x), -1)
 
 
-def flip_horizontal(x: np.ndarray, image_shape: tuple[int, int] = (28, 28)) -> np.ndarray:
-    """Mirror every image left-right; x: (N, H*W) flattened or (N, H, W), same shape back."""
-    return x.reshape(len(x), *image_shape)[:, :, ::-1].reshape(x.shape)
-
-
-def shift_images(x: np.ndarray, dy: int, dx: int, image_shape: tuple[int, int] = (28, 28)) -> np.ndarray:
-    """Translate every image by ``dy`` pixels down and ``dx`` right, filling with zeros (black), as Keras's
-    ``RandomTranslation(fill_mode="constant")`` does while training; x: (N, H*W), (N, H, W) or (N, H, W, 1)."""
-    images = x.reshape(len(x), *image_shape)
-    out = np.zeros_like(images)
-    h, w = image_shape
-    out[:, max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = \
-        images[:, max(-dy, 0):h + min(-dy, 0), max(-dx, 0):w + min(-dx, 0)]
-    return out.reshape(x.shape)
-
-
-def shift_views(shift: int) -> list[tuple[int, int]]:
-    """The (down, right) translations of the (2 * shift + 1) ** 2 views that ``mlp.augment_batch``'s random shifts
-    of up to ``shift`` pixels draw, in the order of the view indices it returns (for ``shift_images``)."""
-    offsets = range(2 * shift + 1)
-    return [(shift - dy, shift - dx) for dy in offsets for dx in offsets]
-
-
 def center(x_train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
     """Subtract the per-pixel training mean from every array (statistics from ``x_train`` only)."""
     mean = x_train.mean(axis=0, dtype=np.float64).astype(x_train.dtype)

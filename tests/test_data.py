@@ -305,19 +305,3 @@ def test_real_data_as_published():
     assert splits.x_train.shape == (48000, 784) and splits.x_val.shape == (12000, 784)
     assert np.bincount(splits.y_val).tolist() == [1200] * 10
 
-
-def test_flip_horizontal_mirrors_each_row():
-    images = np.arange(2 * 28 * 28).reshape(2, 28, 28)
-    flipped = data.flip_horizontal(images.reshape(2, -1))
-    assert flipped.shape == (2, 784)
-    np.testing.assert_array_equal(flipped.reshape(2, 28, 28)[:, :, 0], images[:, :, -1])
-    np.testing.assert_array_equal(data.flip_horizontal(flipped), images.reshape(2, -1))
-
-
-def test_shift_images_moves_pixels_and_fills_with_zeros():
-    x = np.arange(1, 10, dtype=np.float32).reshape(1, 3, 3)
-    down_right = data.shift_images(x, 1, 1, image_shape=(3, 3))
-    assert (down_right[0] == [[0, 0, 0], [0, 1, 2], [0, 4, 5]]).all()
-    up_left = data.shift_images(x.reshape(1, 9), -1, -1, image_shape=(3, 3))
-    assert up_left.shape == (1, 9) and (up_left.reshape(3, 3) == [[5, 6, 0], [8, 9, 0], [0, 0, 0]]).all()
-    assert (data.shift_images(x, 0, 0, image_shape=(3, 3)) == x).all()

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from fmnist_utils.gradcheck import (
+from fmnist_utils.mlp import MLPClassifier
+from fmnist_utils.nn.gradcheck import (
     check_gradients,
     check_single_weights,
     error_bound,
@@ -13,7 +14,6 @@ from fmnist_utils.gradcheck import (
     relative_error,
     round_significant,
 )
-from fmnist_utils.mlp import MLPClassifier
 
 
 def small_net(**params):

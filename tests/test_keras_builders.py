@@ -41,7 +41,7 @@ def test_one_sgd_step_matches_keras_from_the_same_weights(batch_norm):
     """Our NumPy network and Keras, same weights and mini-batch: one SGD step leaves the same parameters."""
     import tensorflow as tf
 
-    from fmnist_utils.mlp import SGD, BatchNorm, Dense, Network, ReLU
+    from fmnist_utils.nn import SGD, BatchNorm, Dense, Network, ReLU
 
     rng = np.random.default_rng(0)
     x, y = rng.random((32, 20), dtype=np.float32), rng.integers(0, 10, 32)
@@ -55,7 +55,7 @@ def test_one_sgd_step_matches_keras_from_the_same_weights(batch_norm):
             layers += [ReLU()] + ([BatchNorm(W.shape[1], np.float32)] if batch_norm else [])
     net = Network(layers)
     net.loss_and_grads(x, y)
-    SGD().step(net, 0.1)
+    SGD(0.1).step(net)
     with tf.GradientTape() as tape:
         loss = import_keras().losses.SparseCategoricalCrossentropy()(y, model(x, training=True))
     optimizer = make_optimizer("sgd", 0.1)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from fakes import tiny_splits
 
-from fmnist_utils import data
+from fmnist_utils import augment
 from fmnist_utils.keras.train import shift_tta_proba, train_keras
 from fmnist_utils.runs.store import run_experiment
 
@@ -63,8 +63,8 @@ def test_cosine_label_smoothing_tta_and_folds():
     assert train_proba.shape == (60, 10)  # a teacher's targets cover the whole standard training split
     np.testing.assert_allclose(train_proba.sum(axis=1), 1, atol=1e-2)
     per_view = out["arrays"]["train_proba_shifts"].astype(np.float32)
-    assert per_view.shape == (60, 9, 10)  # one row per translation of data.shift_views(1)
-    np.testing.assert_array_equal(per_view[:, data.shift_views(1).index((0, 0))], train_proba)
+    assert per_view.shape == (60, 9, 10)  # one row per translation of augment.shift_views(1)
+    np.testing.assert_array_equal(per_view[:, augment.shift_views(1).index((0, 0))], train_proba)
     assert not np.allclose(per_view[:, 0], train_proba)
     assert 0 <= out["fold_accuracy"] <= 1 and set(out["tta"]) == {"val_accuracy", "test_accuracy"}
     assert out["history"]["lr"][-1] < out["history"]["lr"][0] < 0.01  # decays within the first epoch already
@@ -105,6 +105,6 @@ def test_shift_tta_averages_ten_views():
     model = Recorder()
     proba = shift_tta_proba(model, x, 2)
     assert len(model.views) == 10 and np.allclose(proba, 5.5)
-    assert (model.views[0] == x).all() and (model.views[2] == data.shift_images(x, 2, 0)).all()
-    assert (model.views[5] == data.flip_horizontal(x)).all()
-    assert (model.views[9] == data.flip_horizontal(data.shift_images(x, 0, 2))).all()
+    assert (model.views[0] == x).all() and (model.views[2] == augment.shift_images(x, 2, 0)).all()
+    assert (model.views[5] == augment.flip_horizontal(x)).all()
+    assert (model.views[9] == augment.flip_horizontal(augment.shift_images(x, 0, 2))).all()

@@ -1,4 +1,5 @@
-"""The from-scratch MLP: layers, optimizers, the estimator contract, bad input, divergence, early stopping."""
+"""MLPClassifier, the scikit-learn adapter: the estimator contract, parameters, bad input, divergence as the
+estimator reports it, early stopping, histories, soft targets."""
 
 import warnings
 
@@ -11,8 +12,8 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import check_estimator
 
 from fmnist_utils import mlp
-from fmnist_utils.data import shift_images, shift_views
 from fmnist_utils.mlp import MLPClassifier
+from fmnist_utils.nn import Dropout
 
 
 def blobs(n=300, d=8, classes=3, seed=0):
@@ -154,40 +155,6 @@ def test_dropout_and_batch_norm_are_deterministic_at_inference():
     np.testing.assert_allclose(clf.predict_proba(X).sum(axis=1), 1, rtol=1e-5)
 
 
-def test_dropout_scales_kept_units():
-    layer = mlp.Dropout(0.25, np.random.default_rng(0))
-    out = layer.forward(np.ones((1000, 100), np.float32), train=True)
-    assert set(np.unique(out)) == {0.0, np.float32(1 / 0.75)}
-    assert abs((out == 0).mean() - 0.25) < 0.01
-
-
-def test_batch_norm_normalises_in_training():
-    layer = mlp.BatchNorm(4, np.float64)
-    x = np.random.default_rng(0).normal(5, 3, (256, 4))
-    out = layer.forward(x, train=True)
-    np.testing.assert_allclose(out.mean(axis=0), 0, atol=1e-9)
-    np.testing.assert_allclose(out.std(axis=0), 1, atol=1e-3)
-    np.testing.assert_allclose(layer.running_mean, 0.01 * x.mean(axis=0))
-
-
-def test_softmax_cross_entropy_is_stable():
-    logits = np.array([[1000.0, 0.0, -1000.0], [0.0, 0.0, 0.0]])
-    loss, dlogits = mlp.softmax_cross_entropy(logits, np.array([2, 0]))
-    assert np.isfinite(loss) and loss == pytest.approx((2000 + np.log(3)) / 2)
-    np.testing.assert_allclose(dlogits.sum(axis=1), 0, atol=1e-12)
-
-
-def test_soft_target_cross_entropy_matches_labels_when_one_hot():
-    logits = np.random.default_rng(0).normal(size=(5, 4))
-    y = np.array([0, 3, 1, 1, 2])
-    hard = mlp.softmax_cross_entropy(logits, y)
-    soft = mlp.softmax_cross_entropy(logits, np.eye(4)[y])
-    assert soft[0] == pytest.approx(hard[0])
-    np.testing.assert_allclose(soft[1], hard[1])
-    uniform = mlp.softmax_cross_entropy(np.zeros((2, 4)), np.full((2, 4), 0.25))
-    assert uniform[0] == pytest.approx(np.log(4)) and not uniform[1].any()  # already at the target: no gradient
-
-
 def test_fit_on_soft_targets():
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(60, 5)), np.arange(60) % 3
@@ -207,41 +174,6 @@ def test_fit_on_soft_targets():
     np.testing.assert_allclose(early.coefs_[0], early_by_label.coefs_[0], rtol=1e-5)
 
 
-def test_sgd_variants_match_their_update_rules():
-    def one_param_net(w):
-        layer = mlp.Dense(np.array([[w]]), np.zeros(1))
-        layer.grads = {"W": np.array([[1.0]]), "b": np.zeros(1)}
-        return mlp.Network([layer]), layer
-
-    net, layer = one_param_net(0.0)
-    opt = mlp.SGD(momentum=0.9, nesterov=False)
-    opt.step(net, 0.1)
-    opt.step(net, 0.1)  # v1 = -0.1, v2 = -0.19; w = -0.29
-    assert layer.params["W"][0, 0] == pytest.approx(-0.29)
-    net, layer = one_param_net(0.0)
-    opt = mlp.SGD(momentum=0.9, nesterov=True)
-    opt.step(net, 0.1)  # v = -0.1; w += 0.9 v - 0.1 = -0.19
-    assert layer.params["W"][0, 0] == pytest.approx(-0.19)
-    net, layer = one_param_net(0.0)
-    mlp.Adam().step(net, 0.1)  # first Adam step moves by lr * sign(grad)
-    assert layer.params["W"][0, 0] == pytest.approx(-0.1, rel=1e-6)
-
-
-def test_learning_rate_schedules():
-    assert mlp.scheduled_learning_rate(0.1, 25, "step", 50, step_size=10, step_factor=0.5) == pytest.approx(0.025)
-    assert mlp.scheduled_learning_rate(0.1, 0, "cosine", 50) == pytest.approx(0.1)
-    assert mlp.scheduled_learning_rate(0.1, 25, "cosine", 50) == pytest.approx(0.05)
-    assert mlp.scheduled_learning_rate(0.1, 7, "constant", 50) == 0.1
-
-
-def test_init_schemes_have_their_scale():
-    rng = np.random.default_rng(0)
-    assert mlp.init_weights(784, 128, "he", rng, np.float64).std() == pytest.approx(np.sqrt(2 / 784), rel=0.02)
-    assert mlp.init_weights(784, 128, "normal", rng, np.float64).std() == pytest.approx(1, rel=0.02)
-    limit = np.sqrt(6 / (784 + 128))
-    assert np.abs(mlp.init_weights(784, 128, "glorot", rng, np.float64)).max() <= limit
-
-
 def test_l2_first_layer_only_penalises_one_matrix():
     X, y = blobs(50)
     clf = MLPClassifier((4,), max_iter=1, alpha=2.0, l2_first_layer_only=True).fit(X, y)
@@ -257,52 +189,9 @@ def test_no_convergence_warning_with_fixed_epochs():
         MLPClassifier((4,), max_iter=2, n_iter_no_change=None).fit(X, y)
 
 
-def test_augment_batch_shifts_and_flips_images():
-    rng = np.random.default_rng(0)
-    image = np.zeros((28, 28), np.float32)
-    image[10, 5] = 1.0
-    x = np.repeat(image.reshape(1, -1), 200, axis=0)
-    shifted = mlp.augment_batch(x, rng, shift=2).reshape(-1, 28, 28)
-    rows, cols = np.nonzero(shifted.sum(axis=0))
-    assert set(rows) == set(range(8, 13)) and set(cols) == set(range(3, 8))  # every shift in [-2, 2] occurs
-    assert (shifted.reshape(200, -1).sum(axis=1) == 1).all()  # a pixel moves, nothing is duplicated
-    flipped = mlp.augment_batch(x, rng, flip=True).reshape(-1, 28, 28)
-    share = flipped[:, 10, 22].mean()
-    assert 0.35 < share < 0.65 and (flipped[:, 10, 5] + flipped[:, 10, 22] == 1).all()
-
-
-def test_augment_batch_views_name_the_translation_each_image_got():
-    x = np.random.default_rng(1).random((50, 784), dtype=np.float32)
-    shifted, views = mlp.augment_batch(x, np.random.default_rng(0), shift=2, return_views=True)
-    np.testing.assert_array_equal(shifted, mlp.augment_batch(x, np.random.default_rng(0), shift=2))  # same draws
-    assert len(set(views)) > 10
-    translations = shift_views(2)
-    for i, view in enumerate(views):  # a teacher scores shift_images(x, *translations[view]) for that view
-        np.testing.assert_array_equal(shifted[i], shift_images(x[i:i + 1], *translations[view])[0])
-
-
-def test_per_view_soft_targets_follow_the_view_each_image_got(monkeypatch):
+def test_per_view_soft_targets_need_a_matching_augment_shift():
     X, y = blobs(60, d=784)
-    soft = np.broadcast_to(np.eye(10)[:9], (len(y), 9, 10))  # view v's target: class v
-    seen = []
-    augment = mlp.augment_batch
-    loss_and_grads = mlp.Network.loss_and_grads
-
-    def spy_augment(*args, **kwargs):
-        out = augment(*args, **kwargs)
-        seen.append([out[1]])
-        return out
-
-    def spy_loss(self, x, targets):
-        seen[-1].append(targets)
-        return loss_and_grads(self, x, targets)
-
-    monkeypatch.setattr(mlp, "augment_batch", spy_augment)
-    monkeypatch.setattr(mlp.Network, "loss_and_grads", spy_loss)
-    clf = MLPClassifier((8,), max_iter=1, random_state=0, n_iter_no_change=None, augment_shift=1)
-    clf.fit(np.abs(X), np.arange(60) % 10, soft_targets=soft)
-    assert len(seen) == 1 and len(set(seen[0][0])) > 1
-    np.testing.assert_array_equal(seen[0][1].argmax(axis=1), seen[0][0])
+    soft = np.broadcast_to(np.eye(10)[:9], (len(y), 9, 10))
     with pytest.raises(ValueError, match="augment_shift > 0"):
         MLPClassifier((8,), max_iter=1, augment_flip=True).fit(np.abs(X), np.arange(60) % 10, soft_targets=soft)
     with pytest.raises(ValueError, match=r"\(60, 25, 10\)"):
@@ -337,7 +226,7 @@ def test_input_dropout_drops_pixels_in_training_only():
     X, y = blobs()
     clf = MLPClassifier((16,), input_dropout=0.5, max_iter=2, random_state=0).fit(X, y)
     first = clf.network_.layers[0]
-    assert isinstance(first, mlp.Dropout) and first.rate == 0.5
+    assert isinstance(first, Dropout) and first.rate == 0.5
     dropped = first.forward(np.ones((200, 8), np.float32), train=True)
     assert 0.3 < (dropped == 0).mean() < 0.7
     np.testing.assert_array_equal(first.forward(X[:3]), X[:3])  # inference passes pixels unchanged

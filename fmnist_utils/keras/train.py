@@ -9,7 +9,8 @@ import numpy as np
 from sklearn.model_selection import StratifiedKFold
 from tqdm import tqdm
 
-from ..data import Splits, flip_horizontal, load_splits, one_hot, shift_images, shift_views, stratified_subset
+from ..augment import flip_horizontal, shift_images, shift_views
+from ..data import Splits, load_splits, one_hot, stratified_subset
 from .builders import build_model, import_keras, make_optimizer, set_seed
 
 
@@ -74,7 +75,7 @@ def train_keras(config: dict, data: Splits | None = None) -> dict:
     of the training images, class-balanced), ``store_test_proba``, ``store_train_proba`` (the mean probabilities of
     each training image and its mirror image, in the order of ``load_splits``'s training split: a teacher's soft
     targets for ``train_numpy_mlp``'s ``teacher``), ``store_train_proba_shifts`` (pixels s: the same for each of
-    the (2s + 1)^2 translations of ``data.shift_views(s)``, so that a student trained with shifts of up to s pixels
+    the (2s + 1)^2 translations of ``augment.shift_views(s)``, so that a student trained with shifts of up to s pixels
     learns the teacher's probabilities for the very view it sees), ``verbose``
     (default True: an epoch progress bar) and ``divergence_factor`` (default 1e3: a mini-batch loss above this
     times the first one, or a non-finite one, stops the run as diverged).

@@ -11,9 +11,9 @@ import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 
-from .. import gradcheck
 from ..data import flatten, load_fashion_mnist, scale_pixels, stratified_subset
-from ..mlp import MLPClassifier, Network
+from ..mlp import MLPClassifier
+from ..nn import Network, gradcheck
 
 
 def first_image_of_each_class() -> tuple[np.ndarray, np.ndarray]:

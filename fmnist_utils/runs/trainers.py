@@ -12,7 +12,8 @@ from collections.abc import Iterable
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from ..data import Splits, flip_horizontal, load_splits
+from ..augment import flip_horizontal
+from ..data import Splits, load_splits
 from ..keras.train import train_keras
 from ..mlp import MLPClassifier
 from .distill import distillation_targets

@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .mlp import Dropout, Layer, Network
+from .layers import Dropout, Layer
+from .network import Network
 
 
 def relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:

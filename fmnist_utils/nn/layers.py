@@ -1,0 +1,204 @@
+"""Layers as forward/backward pairs, in the spirit of cs231n's ``layers.py``.
+
+``forward(x, train)`` keeps in ``self.cache`` what ``backward`` needs (only when ``train``: inference leaves
+no state behind); ``backward(dout)`` fills ``self.grads`` (one entry per ``self.params`` entry) and returns the
+gradient with respect to the layer's input. Shapes: N samples, D input features, M output features.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+class Layer:
+    """Base class: parameters ``params``, their gradients ``grads``, and the forward pass's ``cache``."""
+
+    def __init__(self) -> None:
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self.cache = None
+
+    def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
+        """x: (N, D) -> out: (N, M)."""
+        raise NotImplementedError
+
+    def backward(self, dout: np.ndarray) -> np.ndarray | None:
+        """dout: (N, M), d loss / d out -> dx: (N, D), d loss / d x."""
+        raise NotImplementedError
+
+
+class Dense(Layer):
+    """Affine layer ``out = x @ W + b``. x: (N, D), W: (D, M), b: (M,), out: (N, M)."""
+
+    def __init__(self, W: np.ndarray, b: np.ndarray, input_grad: bool = True) -> None:
+        super().__init__()
+        self.params = {"W": W, "b": b}
+        self.input_grad = input_grad  # the first layer need not compute dx: saves a third of its backward
+
+    def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
+        if train:
+            self.cache = x
+        return x @ self.params["W"] + self.params["b"]
+
+    def backward(self, dout: np.ndarray) -> np.ndarray | None:
+        """dout: (N, M) -> dW: (D, M), db: (M,) in ``grads``; dx: (N, D), or None without ``input_grad``."""
+        x = self.cache
+        self.grads["W"] = x.T @ dout
+        self.grads["b"] = dout.sum(axis=0)
+        return dout @ self.params["W"].T if self.input_grad else None
+
+
+class Identity(Layer):
+    """``out = x``: a linear network's "activation"."""
+
+    def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
+        return x
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        return dout
+
+
+class ReLU(Layer):
+    """``max(0, x)``; backward passes the gradient where x > 0. x, out: (N, D)."""
+
+    def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
+        out = np.maximum(x, 0)
+        if train:
+            self.cache = out > 0
+        return out
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        return dout * self.cache
+
+
+class LeakyReLU(Layer):
+    """``x`` for x > 0, ``slope * x`` otherwise. x, out: (N, D)."""
+
+    def __init__(self, slope: float = 0.01) -> None:
+        super().__init__()
+        self.slope = slope
+
+    def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
+        positive = x > 0
+        if train:
+            self.cache = positive
+        return np.where(positive, x, x * x.dtype.type(self.slope))
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        return np.where(self.cache, dout, dout * dout.dtype.type(self.slope))
+
+
+class Tanh(Layer):
+    """``tanh(x)``; its derivative is ``1 - out**2``. x, out: (N, D)."""
+
+    def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
+        out = np.tanh(x)
+        if train:
+            self.cache = out
+        return out
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        return dout * (1 - self.cache**2)
+
+
+class Sigmoid(Layer):
+    """Logistic function, computed stably for large |x| via tanh. x, out: (N, D)."""
+
+    def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
+        out = 0.5 * (1 + np.tanh(0.5 * x))
+        if train:
+            self.cache = out
+        return out
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        return dout * self.cache * (1 - self.cache)
+
+
+class Dropout(Layer):
+    """Inverted dropout: in training, zero each unit with probability ``rate`` and scale the rest by 1/(1-rate).
+
+    x, out: (N, D). The mask is drawn from ``rng`` (the estimator's generator: its draw order is part of a seeded
+    run); inference passes x unchanged.
+    """
+
+    def __init__(self, rate: float, rng: np.random.Generator) -> None:
+        super().__init__()
+        self.rate = rate
+        self.rng = rng
+
+    def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
+        if not train or self.rate == 0:
+            return x
+        keep = x.dtype.type(1 - self.rate)
+        mask = (self.rng.random(x.shape, dtype=x.dtype) < keep) / keep
+        self.cache = mask
+        return x * mask
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        return dout * self.cache
+
+
+class BatchNorm(Layer):
+    """Batch normalization over the batch axis. x, out: (N, D); gamma, beta: (D,).
+
+    Training uses the batch's mean and variance and updates running averages
+    (``momentum`` as in Keras: new = momentum * old + (1 - momentum) * batch);
+    inference uses the running averages.
+    """
+
+    def __init__(self, dim: int, dtype: np.dtype | str, momentum: float = 0.99, eps: float = 1e-3) -> None:
+        super().__init__()
+        self.params = {"gamma": np.ones(dim, dtype), "beta": np.zeros(dim, dtype)}
+        self.running_mean = np.zeros(dim, dtype)
+        self.running_var = np.ones(dim, dtype)
+        self.momentum, self.eps = momentum, eps
+
+    def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
+        gamma, beta = self.params["gamma"], self.params["beta"]
+        if not train:
+            return (x - self.running_mean) / np.sqrt(self.running_var + self.eps) * gamma + beta
+        mean, var = x.mean(axis=0), x.var(axis=0)
+        inv_std = 1 / np.sqrt(var + self.eps)
+        x_hat = (x - mean) * inv_std
+        m = self.momentum
+        self.running_mean = m * self.running_mean + (1 - m) * mean
+        self.running_var = m * self.running_var + (1 - m) * var
+        self.cache = (x_hat, inv_std)
+        return x_hat * gamma + beta
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        """dout: (N, D) -> dgamma, dbeta: (D,) in ``grads``; dx: (N, D)."""
+        x_hat, inv_std = self.cache
+        self.grads["gamma"] = (dout * x_hat).sum(axis=0)
+        self.grads["beta"] = dout.sum(axis=0)
+        dx_hat = dout * self.params["gamma"]
+        # Simplified form of the batch-norm input gradient (mean and variance depend on x too).
+        return inv_std * (dx_hat - dx_hat.mean(axis=0) - x_hat * (dx_hat * x_hat).mean(axis=0))
+
+
+ACTIVATIONS: dict[str, type[Layer]] = {
+    "identity": Identity,
+    "relu": ReLU,
+    "leaky_relu": LeakyReLU,
+    "tanh": Tanh,
+    "logistic": Sigmoid,
+    "sigmoid": Sigmoid,
+}
+
+
+def init_weights(fan_in: int, fan_out: int, scheme: str, rng: np.random.Generator,
+                 dtype: np.dtype | str) -> np.ndarray:
+    """A (fan_in, fan_out) weight matrix. He: N(0, 2/fan_in); Glorot: U(±sqrt(6/(fan_in+fan_out))) as Keras;
+    normal: N(0, 1) as report 003. Drawn in float64, then cast, so both dtypes start from the same draws."""
+    if scheme == "he":
+        w = rng.normal(0.0, math.sqrt(2.0 / fan_in), (fan_in, fan_out))
+    elif scheme == "glorot":
+        limit = math.sqrt(6.0 / (fan_in + fan_out))
+        w = rng.uniform(-limit, limit, (fan_in, fan_out))
+    elif scheme == "normal":
+        w = rng.normal(0.0, 1.0, (fan_in, fan_out))
+    else:
+        raise ValueError(f"init must be 'he', 'glorot' or 'normal', got {scheme!r}")
+    return w.astype(dtype)

@@ -1,0 +1,115 @@
+"""Optimizers that own their learning rate and its schedule, as scikit-learn's ``_stochastic_optimizers``.
+
+An optimizer is built with ``learning_rate_init`` and the schedule's settings and keeps the current rate in
+``learning_rate``; ``step(net)`` updates every parameter of a network from the gradients its last backward pass
+left, and ``epoch_ends(epoch)`` sets the rate for the next epoch. The training loop never handles the rate.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .network import Network
+
+SCHEDULES = ("constant", "step", "cosine")
+
+
+def scheduled_learning_rate(learning_rate_init: float, epoch: int, schedule: str, total_epochs: int | None,
+                            step_size: int = 10, step_factor: float = 0.5) -> float:
+    """Learning rate for a 0-based epoch: constant, step (times ``step_factor`` every ``step_size`` epochs),
+    or cosine decay from ``learning_rate_init`` to 0 over ``total_epochs``."""
+    if schedule == "constant":
+        return learning_rate_init
+    if schedule == "step":
+        return learning_rate_init * step_factor ** (epoch // step_size)
+    if schedule == "cosine":
+        return 0.5 * learning_rate_init * (1 + math.cos(math.pi * min(epoch, total_epochs) / total_epochs))
+    raise ValueError(f"learning_rate_schedule must be 'constant', 'step' or 'cosine', got {schedule!r}")
+
+
+class Optimizer:
+    """The learning rate and its schedule; subclasses add the update rule ``step``.
+
+    schedule: ``"constant"``, ``"step"`` (times ``step_factor`` every ``step_size`` epochs) or ``"cosine"``
+    (from ``learning_rate_init`` to 0 over ``total_epochs``).
+    """
+
+    def __init__(self, learning_rate_init: float, schedule: str = "constant", total_epochs: int | None = None,
+                 step_size: int = 10, step_factor: float = 0.5) -> None:
+        if schedule == "cosine" and not total_epochs:
+            raise ValueError("the cosine schedule needs total_epochs, the epoch at which the rate reaches 0")
+        self.learning_rate_init = learning_rate_init
+        self.schedule, self.total_epochs = schedule, total_epochs
+        self.step_size, self.step_factor = step_size, step_factor
+        # the first epoch's rate; raises on an unknown schedule
+        self.learning_rate = scheduled_learning_rate(learning_rate_init, 0, schedule, total_epochs, step_size,
+                                                     step_factor)
+
+    def epoch_ends(self, epoch: int) -> None:
+        """Called when ``epoch`` epochs have run: sets ``learning_rate`` to the schedule's rate for the next one
+        (0-based index ``epoch``). The count is over all fits, so a warm start or partial_fit continues the schedule."""
+        self.learning_rate = scheduled_learning_rate(self.learning_rate_init, epoch, self.schedule,
+                                                     self.total_epochs, self.step_size, self.step_factor)
+
+    def step(self, net: Network) -> None:
+        """Update every parameter of ``net`` in place from its ``grads``, at the current ``learning_rate``."""
+        raise NotImplementedError
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent; with momentum, or Nesterov momentum (sklearn's and Keras's formulation).
+
+    Velocity ``v = momentum * v - lr * g``; the step is ``v``, or ``momentum * v - lr * g`` with Nesterov.
+    """
+
+    def __init__(self, learning_rate_init: float = 0.01, momentum: float = 0.0, nesterov: bool = False,
+                 **schedule: Any) -> None:
+        super().__init__(learning_rate_init, **schedule)
+        self.momentum, self.nesterov = momentum, nesterov
+        self.velocity: dict[tuple[int, str], np.ndarray] = {}
+
+    def step(self, net: Network) -> None:
+        for layer, name in net.parameters():
+            p, g = layer.params[name], layer.grads[name]
+            lr_g = g * p.dtype.type(self.learning_rate)  # in the parameters' dtype: float32 stays float32
+            if not self.momentum:
+                p -= lr_g
+                continue
+            key = (id(layer), name)
+            v = self.velocity.get(key)
+            v = -lr_g if v is None else v * p.dtype.type(self.momentum) - lr_g
+            self.velocity[key] = v
+            p += v * p.dtype.type(self.momentum) - lr_g if self.nesterov else v
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba) with bias correction, folded into the step size as in the paper's section 2."""
+
+    def __init__(self, learning_rate_init: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
+                 epsilon: float = 1e-8, **schedule: Any) -> None:
+        super().__init__(learning_rate_init, **schedule)
+        self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
+        self.t = 0
+        self.m: dict[tuple[int, str], np.ndarray] = {}
+        self.v: dict[tuple[int, str], np.ndarray] = {}
+
+    def step(self, net: Network) -> None:
+        self.t += 1
+        b1, b2 = self.beta_1, self.beta_2
+        step = self.learning_rate * math.sqrt(1 - b2**self.t) / (1 - b1**self.t)
+        for layer, name in net.parameters():
+            p, g = layer.params[name], layer.grads[name]
+            key = (id(layer), name)
+            m = self.m.get(key)
+            if m is None:
+                m = self.m[key] = np.zeros_like(p)
+                self.v[key] = np.zeros_like(p)
+            v = self.v[key]
+            m *= p.dtype.type(b1)
+            m += g * p.dtype.type(1 - b1)
+            v *= p.dtype.type(b2)
+            v += (g * g) * p.dtype.type(1 - b2)
+            p -= p.dtype.type(step) * m / (np.sqrt(v) + p.dtype.type(self.epsilon))

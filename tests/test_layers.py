@@ -1,0 +1,59 @@
+"""Layers: forward/backward pairs against finite differences, dropout, batch norm, initialisation."""
+
+import numpy as np
+import pytest
+
+from fmnist_utils.nn import layers
+from fmnist_utils.nn.gradcheck import numerical_gradient, relative_error
+
+
+@pytest.mark.parametrize("make", [
+    lambda: layers.Dense(np.random.default_rng(1).normal(size=(5, 3)), np.arange(3.0)),
+    layers.Identity, layers.ReLU, lambda: layers.LeakyReLU(0.1), layers.Tanh, layers.Sigmoid,
+    lambda: layers.BatchNorm(5, np.float64),
+], ids=["Dense", "Identity", "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "BatchNorm"])
+def test_each_layer_backward_matches_finite_differences(make):
+    layer = make()
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(6, 5))
+    dout = rng.normal(size=layer.forward(x).shape)
+
+    def loss():  # a scalar whose gradient with respect to the output is dout
+        return float((layer.forward(x, train=True) * dout).sum())
+
+    loss()
+    dx = layer.backward(dout)
+    grads = {k: v.copy() for k, v in layer.grads.items()}
+    assert relative_error(dx, numerical_gradient(loss, x)) < 1e-7
+    for name, p in layer.params.items():
+        assert relative_error(grads[name], numerical_gradient(loss, p)) < 1e-7, name
+
+
+def test_first_dense_layer_skips_the_input_gradient():
+    layer = layers.Dense(np.ones((3, 2)), np.zeros(2), input_grad=False)
+    layer.forward(np.ones((4, 3)), train=True)
+    assert layer.backward(np.ones((4, 2))) is None and layer.grads["W"].shape == (3, 2)
+
+
+def test_dropout_scales_kept_units():
+    layer = layers.Dropout(0.25, np.random.default_rng(0))
+    out = layer.forward(np.ones((1000, 100), np.float32), train=True)
+    assert set(np.unique(out)) == {0.0, np.float32(1 / 0.75)}
+    assert abs((out == 0).mean() - 0.25) < 0.01
+
+
+def test_batch_norm_normalises_in_training():
+    layer = layers.BatchNorm(4, np.float64)
+    x = np.random.default_rng(0).normal(5, 3, (256, 4))
+    out = layer.forward(x, train=True)
+    np.testing.assert_allclose(out.mean(axis=0), 0, atol=1e-9)
+    np.testing.assert_allclose(out.std(axis=0), 1, atol=1e-3)
+    np.testing.assert_allclose(layer.running_mean, 0.01 * x.mean(axis=0))
+
+
+def test_init_schemes_have_their_scale():
+    rng = np.random.default_rng(0)
+    assert layers.init_weights(784, 128, "he", rng, np.float64).std() == pytest.approx(np.sqrt(2 / 784), rel=0.02)
+    assert layers.init_weights(784, 128, "normal", rng, np.float64).std() == pytest.approx(1, rel=0.02)
+    limit = np.sqrt(6 / (784 + 128))
+    assert np.abs(layers.init_weights(784, 128, "glorot", rng, np.float64)).max() <= limit
