@@ -260,3 +260,11 @@ def test_cache_only_and_retrain_together_are_refused(tmp_path, monkeypatch):
     with pytest.raises(ex.ResultsCacheError, match="FMNIST_CACHE_ONLY and FMNIST_RETRAIN"):
         ex.run_experiment("exp", {"lr": 0.1}, train, root=tmp_path)
     assert train.calls == 1
+
+
+def test_display_options_are_no_part_of_a_runs_identity(tmp_path):
+    trainer = CountingTrainer()
+    quiet = ex.run_experiment("exp", {"lr": 0.1, "verbose": False}, trainer, root=tmp_path)
+    loud = ex.run_experiment("exp", {"lr": 0.1, "verbose": True}, trainer, root=tmp_path)
+    assert trainer.calls == 1 and quiet["_path"] == loud["_path"] == str(ex.run_path("exp", {"lr": 0.1}, tmp_path))
+    assert loud["config"] == {"lr": 0.1}

@@ -53,6 +53,15 @@ def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
 
 
+#: Configuration keys that change how a run is shown, not what it computes: left out of its identity (and its hash).
+DISPLAY_KEYS = ("verbose",)
+
+
+def run_identity(config: dict) -> dict:
+    """The part of a configuration that names a run: all of it but the display options (``DISPLAY_KEYS``)."""
+    return {k: v for k, v in config.items() if k not in DISPLAY_KEYS}
+
+
 def config_key(config: dict) -> str:
     """A short, stable hash of the configuration (canonical JSON, sorted keys)."""
     canonical = json.dumps(config, sort_keys=True, separators=(",", ":"), default=_jsonable)
@@ -146,10 +155,12 @@ def run_experiment(
 
     ``train_fn`` returns a dict: metrics, ``history`` etc., and optionally ``arrays``
     (a dict of NumPy arrays, saved as a compressed ``.npz`` beside the JSON) and
-    ``status`` (``"ok"`` or ``"diverged"``).
+    ``status`` (``"ok"`` or ``"diverged"``). Display options (``verbose``) reach ``train_fn`` but are no part of
+    the run's identity: the same run is found with or without them.
     """
     config = _normalise(config)
-    path = run_path(experiment, config, root)
+    identity = run_identity(config)
+    path = run_path(experiment, identity, root)
     asked = "FMNIST_RETRAIN" if retrain is None else "retrain=True"
     retrain = _env_flag("FMNIST_RETRAIN") if retrain is None else retrain
     if retrain and _env_flag("FMNIST_CACHE_ONLY"):  # else a stored run would be reported as missing
@@ -159,7 +170,7 @@ def run_experiment(
         )
     if path.is_file() and not retrain:
         record = load_run(path)
-        if record["config"] != config:
+        if record["config"] != identity:
             raise ResultsCacheError(
                 f"{path} holds a different configuration than its name says (hash collision or a hand edit). "
                 "Delete it to recompute."
@@ -169,7 +180,7 @@ def run_experiment(
         return record
     if _env_flag("FMNIST_CACHE_ONLY"):
         raise ResultsCacheError(
-            f"No stored run for experiment {experiment!r} with config {config} (expected {path}). "
+            f"No stored run for experiment {experiment!r} with config {identity} (expected {path}). "
             "FMNIST_CACHE_ONLY is set, so nothing is trained: run the notebook without it "
             "(or `make retrain`) to compute and store this run."
         )
@@ -180,7 +191,7 @@ def run_experiment(
     arrays = outcome.pop("arrays", None)
     record = {
         "experiment": experiment,
-        "config": config,
+        "config": identity,
         "status": outcome.pop("status", "ok"),
         **_normalise(outcome),
         "seconds": round(seconds, 2),
