@@ -7,7 +7,6 @@ to the new name. Refuses to overwrite a different run stored under the new name.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
