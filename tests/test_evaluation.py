@@ -42,3 +42,14 @@ def test_mcnemar_counts_discordant_images_and_tests_them():
     assert evaluation.mcnemar_test(y, a, a)["p_value"] == 1.0
     with pytest.raises(ValueError, match="equal lengths"):
         evaluation.mcnemar_test(y, a, b[:5])
+
+
+def test_welch_p_of_made_up_runs():
+    from scipy import stats
+
+    a = [{"val_accuracy": v} for v in (0.90, 0.91, 0.92)]
+    b = [{"val_accuracy": v} for v in (0.80, 0.82, 0.84, 0.86)]
+    expected = stats.ttest_ind([0.90, 0.91, 0.92], [0.80, 0.82, 0.84, 0.86], equal_var=False).pvalue
+    assert evaluation.welch_p(a, b, "val_accuracy") == pytest.approx(expected)
+    assert evaluation.welch_p(a, b, "val_accuracy") < 0.05
+    assert evaluation.welch_p(a, [{"val_accuracy": v} for v in (0.89, 0.91, 0.93)], "val_accuracy") > 0.5

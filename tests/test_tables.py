@@ -67,3 +67,40 @@ def test_formatted_accepts_a_function():
     df = pd.DataFrame({"error": [1e-10, 0.25]})
     out = tables.formatted(df, {"error": lambda e: "tiny" if e < 1e-8 else f"{e:.2f}"})
     assert out["error"].tolist() == ["tiny", "0.25"]
+
+
+def test_splits_table_puts_the_report_beside_ours():
+    runs = [{f"{s}_{m}": v for s in ("train", "val", "test") for m, v in (("accuracy", a), ("loss", 1 - a))}
+            for a in (0.8, 0.9)]
+    table = tables.splits_table(runs, {("test", "accuracy"): 0.86}, "report 004")
+    assert table.columns.tolist() == ["split", "metric", "report 004", "ours"]
+    assert table[["split", "metric"]].values.tolist() == [
+        ["train", "accuracy"], ["train", "loss"], ["val", "accuracy"], ["val", "loss"], ["test", "accuracy"],
+        ["test", "loss"]]
+    assert table["report 004"].tolist() == ["", "", "", "", 0.86, ""]
+    assert table["ours"].tolist()[4:] == ["0.8500 ± 0.0707", "0.1500 ± 0.0707"]
+
+
+# Two made-up Keras runs of a softmax layer (2 · 784 · 10 FLOPs) and one of a [100] MLP (2 · (78,400 + 1,000)).
+SOFTMAX = {"kind": "mlp", "hidden": []}
+COST_RUNS = {"softmax": [{"config": {"model": SOFTMAX}, "n_parameters": 7850, "epochs": 4, "seconds": 60.0,
+                          "test_accuracy": 0.84, "history": {"seconds": [1.0, 2.0, 3.0, 40.0]}},
+                         {"config": {"model": SOFTMAX}, "n_parameters": 7850, "epochs": 3, "seconds": 120.0,
+                          "test_accuracy": 0.85, "history": {"seconds": [2.5, 2.5, 2.5]}}],
+             "[100]": [{"config": {"model": {"kind": "mlp", "hidden": [100]}}, "n_parameters": 79510, "epochs": 2,
+                        "seconds": 30.0, "test_accuracy": 0.88, "history": {"seconds": [0.04, 0.06]}}]}
+
+
+def test_cost_columns_and_rows_of_made_up_runs():
+    assert tables.cost_columns(COST_RUNS) == {"parameters": [7850, 79510], "MFLOPs per image": [0.02, 0.16],
+                                              "s per epoch": [2.5, 0.1]}
+    assert tables.cost_row("softmax", COST_RUNS["softmax"]) == {
+        "model": "softmax", "parameters": 7850, "MFLOPs per image": 0.02, "s per epoch": 2.5, "epochs": 3.5,
+        "training minutes": 1.5, "test acc": 0.845}
+    assert tables.cost_row("[100] + TTA", COST_RUNS["[100]"], test_accuracy=0.88123)["test acc"] == 0.8812
+
+
+def test_mflops_per_image_and_seconds_per_epoch():
+    assert tables.mflops_per_image(COST_RUNS["[100]"][0]) == 0.16  # 158,800 FLOPs
+    assert tables.seconds_per_epoch(COST_RUNS["softmax"]) == 2.5  # median of 7 epochs, the 40 s outlier ignored
+    assert tables.seconds_per_epoch(COST_RUNS["[100]"]) == 0.1  # 0.05 s, to 0.1 s

@@ -9,7 +9,7 @@ Notebooks import from here: ``from fmnist_utils.report import comparison_table, 
 - ``exports``: a fresh export against the committed one (``make test``)
 """
 
-from .evaluation import confused_pairs, expected_calibration_error, mcnemar_test, reliability_curve
+from .evaluation import confused_pairs, expected_calibration_error, mcnemar_test, reliability_curve, welch_p
 from .figures import (
     plot_confident_mistakes,
     plot_cv_scores,
@@ -20,9 +20,20 @@ from .figures import (
     set_style,
 )
 from .summary import record_summary, series_summary, summary_row, verdict, write_readme_headline
-from .tables import comparison_table, formatted, mean_std, save_table
+from .tables import (
+    comparison_table,
+    cost_columns,
+    cost_row,
+    formatted,
+    mean_std,
+    mflops_per_image,
+    save_table,
+    seconds_per_epoch,
+    splits_table,
+)
 
-__all__ = ["comparison_table", "confused_pairs", "expected_calibration_error", "formatted", "mcnemar_test",
-           "mean_std", "plot_confident_mistakes", "plot_cv_scores", "plot_image_grid", "plot_iteration_loss",
-           "plot_learning_curves", "record_summary", "reliability_curve", "save_figure", "save_table",
-           "series_summary", "set_style", "summary_row", "verdict", "write_readme_headline"]
+__all__ = ["comparison_table", "confused_pairs", "cost_columns", "cost_row", "expected_calibration_error", "formatted",
+           "mcnemar_test", "mean_std", "mflops_per_image", "plot_confident_mistakes", "plot_cv_scores",
+           "plot_image_grid", "plot_iteration_loss", "plot_learning_curves", "record_summary", "reliability_curve",
+           "save_figure", "save_table", "seconds_per_epoch", "series_summary", "set_style", "splits_table",
+           "summary_row", "verdict", "welch_p", "write_readme_headline"]

@@ -64,3 +64,8 @@ def mcnemar_test(y: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray) -> dict:
     only_a, only_b = int(np.sum(a_right & ~b_right)), int(np.sum(~a_right & b_right))
     p = stats.binomtest(only_a, only_a + only_b, 0.5).pvalue if only_a + only_b else 1.0
     return {"only_a_right": only_a, "only_b_right": only_b, "p_value": float(p)}
+
+
+def welch_p(runs_a: Sequence[dict], runs_b: Sequence[dict], metric: str) -> float:
+    """Two-sided p-value of Welch's t-test (unequal variances) between ``metric`` of two groups of runs."""
+    return float(stats.ttest_ind([r[metric] for r in runs_a], [r[metric] for r in runs_b], equal_var=False).pvalue)

@@ -11,6 +11,7 @@ import pandas as pd
 
 from fmnist_utils.report.summary import leading_number, summary_row
 
+from ..keras.builders import build_model, flops_per_image
 from ..paths import atomic_write, figures_dir
 
 
@@ -115,3 +116,45 @@ def comparison_table(
     table.attrs["summary_rows"] = summary_rows  # (setting, row) pairs: record_summary matches them by setting
     table.attrs["summary_label"] = label
     return table
+
+
+def splits_table(runs: Sequence[dict], reported: dict[tuple[str, str], object], report_column: str) -> pd.DataFrame:
+    """Train / validation / test accuracy and loss: the report's figure beside ours (mean ± std over ``runs``).
+
+    reported: ``(split, metric)`` -> the report's figure, e.g. ``{("test", "accuracy"): 0.9035}``; blank where absent.
+    """
+    return pd.DataFrame([{"split": split, "metric": metric, report_column: reported.get((split, metric), ""),
+                          "ours": mean_std([r[f"{split}_{metric}"] for r in runs])}
+                         for split in ("train", "val", "test") for metric in ("accuracy", "loss")])
+
+
+def mflops_per_image(run: dict) -> float:
+    """Millions of FLOPs of one forward pass of a Keras run's model (``flops_per_image``), to two decimals."""
+    return round(flops_per_image(build_model(run["config"]["model"])) / 1e6, 2)
+
+
+def seconds_per_epoch(runs: Sequence[dict]) -> float:
+    """Median seconds per epoch over every epoch of ``runs`` (as timed on the machine that trained them), to 0.1 s."""
+    return round(float(np.median([s for r in runs for s in r["history"]["seconds"]])), 1)
+
+
+def cost_columns(runs_by_name: dict[str, Sequence[dict]]) -> dict[str, list]:
+    """Columns for a table of Keras models: parameters, MFLOPs per image (of each name's first run) and median
+    seconds per epoch (over all its runs); ``table.assign(**cost_columns(runs))``."""
+    return {"parameters": [runs[0]["n_parameters"] for runs in runs_by_name.values()],
+            "MFLOPs per image": [mflops_per_image(runs[0]) for runs in runs_by_name.values()],
+            "s per epoch": [seconds_per_epoch(runs) for runs in runs_by_name.values()]}
+
+
+def cost_row(name: str, runs: Sequence[dict], test_accuracy: float | None = None) -> dict:
+    """A row of the accuracy-against-cost table: size, FLOPs, seconds per epoch, epochs, minutes, test accuracy.
+
+    Minutes are of whole runs (training, validation after each epoch, final evaluation), averaged over ``runs``
+    like the epochs; test accuracy is their mean unless ``test_accuracy`` gives it (a test-time-augmented score).
+    """
+    return {"model": name, "parameters": runs[0]["n_parameters"], "MFLOPs per image": mflops_per_image(runs[0]),
+            "s per epoch": seconds_per_epoch(runs),
+            "epochs": round(float(np.mean([r["epochs"] for r in runs])), 1),
+            "training minutes": round(float(np.mean([r["seconds"] / 60 for r in runs])), 1),
+            "test acc": round(float(np.mean([r["test_accuracy"] for r in runs]) if test_accuracy is None
+                                    else test_accuracy), 4)}

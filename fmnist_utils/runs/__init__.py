@@ -12,6 +12,17 @@ Notebooks import from here: ``from fmnist_utils.runs import run_experiment, run_
 """
 
 from .analyses import embedding_2d, first_image_of_each_class, perturbation_curves, small_network
+from .configs import (
+    ADAM,
+    AS_REPORTED,
+    REPORT_BUDGET,
+    Budget,
+    budget,
+    doubling_filters,
+    keras_cnn_config,
+    keras_mlp_config,
+    subset_budget,
+)
 from .distill import distillation_targets, student_config
 from .search import grid_search_numpy_mlp, keras_grid_search
 from .selection import (
@@ -28,8 +39,10 @@ from .selection import (
 from .store import ResultsCacheError, load_arrays, load_run, run_experiment, run_seeds, stored_runs
 from .trainers import mlp_runs, refit_config, train_keras, train_numpy_mlp
 
-__all__ = ["ResultsCacheError", "best_stored_run", "distillation_targets", "embedding_2d", "first_epoch_reaching",
-           "first_image_of_each_class", "flip_tta_helps", "grid_search_numpy_mlp", "keras_grid_search", "load_arrays",
-           "load_run", "mean_metric", "metric_values", "mlp_runs", "perturbation_curves", "refit_config",
-           "run_experiment", "run_seeds", "small_network", "stored_runs", "stored_test_proba", "student_config",
-           "summarize", "test_accuracy", "train_keras", "train_numpy_mlp", "tta_scores"]
+__all__ = ["ADAM", "AS_REPORTED", "Budget", "REPORT_BUDGET", "ResultsCacheError", "best_stored_run", "budget",
+           "distillation_targets", "doubling_filters", "embedding_2d", "first_epoch_reaching",
+           "first_image_of_each_class", "flip_tta_helps", "grid_search_numpy_mlp", "keras_cnn_config",
+           "keras_grid_search", "keras_mlp_config", "load_arrays", "load_run", "mean_metric", "metric_values",
+           "mlp_runs", "perturbation_curves", "refit_config", "run_experiment", "run_seeds", "small_network",
+           "stored_runs", "stored_test_proba", "student_config", "subset_budget", "summarize", "test_accuracy",
+           "train_keras", "train_numpy_mlp", "tta_scores"]

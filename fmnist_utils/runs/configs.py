@@ -1,0 +1,76 @@
+"""Keras run configurations of notebooks 03b and 04: the reports' training budget, the scaled-down one these
+notebooks run by default (``FMNIST_FULL_BUDGET=1`` restores the reports'), and the MLP and CNN configurations on it.
+
+The store finds a run by the hash of its configuration (``store.config_key``), so these functions must keep
+producing exactly the dictionaries the stored runs were trained with; ``tests/test_configs.py`` pins them.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+#: Adam at Keras's default learning rate, the reports' optimizer.
+ADAM = {"name": "adam", "learning_rate": 1e-3}
+#: Report 004's callbacks: early stopping (patience 20, best weights restored) and ReduceLROnPlateau.
+REPORT_CALLBACKS = {"early_stopping": {"patience": 20}, "reduce_lr": {"patience": 10, "factor": 0.1, "cooldown": 2}}
+#: Report 004's budget: up to 300 epochs with its callbacks.
+REPORT_BUDGET = {"epochs": 300, **REPORT_CALLBACKS}
+#: The callbacks scaled down with the epochs: early stopping patience 5, ReduceLROnPlateau patience 3.
+SCALED_CALLBACKS = {"early_stopping": {"patience": 5}, "reduce_lr": {"patience": 3, "factor": 0.1, "cooldown": 1}}
+#: The budget column of a run trained as report 004 trained.
+AS_REPORTED = "as reported (≤ 300 epochs, early stopping 20, LR plateau 10)"
+#: Images of the class-balanced part of the training split that the scaled-down CNN grids train on.
+SUBSET_IMAGES = 12000
+
+
+class Budget(NamedTuple):
+    """A training budget: what it adds to a run's configuration, and what the tables' budget column says."""
+
+    config: dict[str, Any]
+    text: str
+
+
+def budget(max_epochs: int, *, full: bool, report_note: bool = False) -> Budget:
+    """The report's budget (``full``: ≤ 300 epochs, its callbacks) or ``max_epochs`` with the scaled callbacks.
+
+    report_note: the text names report 004's budget beside ours (notebook 03b, whose runs all follow one report;
+    ``AS_REPORTED`` under ``full``); without it, the text gives ours only (notebook 04, several reports).
+    """
+    if full:
+        return Budget(copy.deepcopy(REPORT_BUDGET), AS_REPORTED if report_note else "≤ 300 epochs, early stopping 20")
+    text = f"≤ {max_epochs} epochs, early stopping 5, LR plateau 3"
+    return Budget({"epochs": max_epochs, **copy.deepcopy(SCALED_CALLBACKS)},
+                  text + (" (report: ≤ 300, 20, 10)" if report_note else ""))
+
+
+def subset_budget(epochs: int, *, full: bool) -> dict[str, Any]:
+    """A CNN grid's budget: ``epochs`` on ``SUBSET_IMAGES`` training images, or (``full``) the report's budget on
+    the whole training split."""
+    return budget(epochs, full=True).config if full else {"train_subset": SUBSET_IMAGES, "epochs": epochs}
+
+
+def keras_mlp_config(hidden: Sequence[int], dropout: float = 0.0, *, full: bool, optimizer: dict | None = None,
+                     batch_size: int = 128, max_epochs: int = 20) -> dict[str, Any]:
+    """Report 004's MLP (``build_mlp``: Dense ReLU layers, each followed by dropout; softmax), Adam 1e-3 unless
+    ``optimizer`` says otherwise, on ``budget(max_epochs, full=full)``."""
+    return {"model": {"kind": "mlp", "hidden": list(hidden), "dropout": dropout},
+            "optimizer": copy.deepcopy(ADAM if optimizer is None else optimizer), "batch_size": batch_size,
+            **budget(max_epochs, full=full).config}
+
+
+def keras_cnn_config(max_epochs: int, *, full: bool, subset: bool = False, batch_size: int = 128,
+                     optimizer: dict | None = None, **model: Any) -> dict[str, Any]:
+    """A Keras CNN run: ``build_cnn``'s arguments (``model``), Adam 1e-3 unless ``optimizer`` says otherwise, on
+    ``budget(max_epochs, full=full)``, or with ``subset`` (a grid's trials) on ``subset_budget(max_epochs, full=full)``.
+    """
+    epochs = subset_budget(max_epochs, full=full) if subset else budget(max_epochs, full=full).config
+    return {"model": {"kind": "cnn", **model}, "optimizer": copy.deepcopy(ADAM if optimizer is None else optimizer),
+            "batch_size": batch_size, **epochs}
+
+
+def doubling_filters(first: int, blocks: int) -> list[int]:
+    """Filters per convolutional block, doubling from block to block as in report 004's CNNs: ``(8, 3)`` ->
+    ``[8, 16, 32]``."""
+    return [first * 2**i for i in range(blocks)]

@@ -1,0 +1,71 @@
+"""Keras run configurations: the exact dictionaries the stored runs of notebooks 03b and 04 were trained with."""
+
+import pytest
+
+from fmnist_utils.runs import configs
+from fmnist_utils.runs.store import run_path
+
+SCALED_12 = {"epochs": 12, "early_stopping": {"patience": 5},
+             "reduce_lr": {"patience": 3, "factor": 0.1, "cooldown": 1}}
+FULL = {"epochs": 300, "early_stopping": {"patience": 20},
+        "reduce_lr": {"patience": 10, "factor": 0.1, "cooldown": 2}}
+
+
+@pytest.mark.parametrize(("full", "report_note", "config", "text"), [
+    (False, False, SCALED_12, "≤ 12 epochs, early stopping 5, LR plateau 3"),
+    (False, True, SCALED_12, "≤ 12 epochs, early stopping 5, LR plateau 3 (report: ≤ 300, 20, 10)"),
+    (True, False, FULL, "≤ 300 epochs, early stopping 20"),
+    (True, True, FULL, "as reported (≤ 300 epochs, early stopping 20, LR plateau 10)"),
+])
+def test_budget_config_and_text(full, report_note, config, text):
+    got = configs.budget(12, full=full, report_note=report_note)
+    assert got == (config, text)
+    assert (got.config, got.text) == (config, text)
+
+
+def test_budget_returns_fresh_dictionaries():
+    configs.budget(5, full=True).config["reduce_lr"]["patience"] = 99
+    configs.budget(5, full=False).config["early_stopping"]["patience"] = 99
+    assert configs.REPORT_BUDGET["reduce_lr"]["patience"] == 10
+    assert configs.SCALED_CALLBACKS["early_stopping"]["patience"] == 5
+
+
+def test_subset_budget():
+    assert configs.subset_budget(3, full=False) == {"train_subset": 12000, "epochs": 3}
+    assert configs.subset_budget(3, full=True) == FULL
+
+
+def test_keras_mlp_config():
+    sgd = {"name": "sgd", "learning_rate": 0.01}
+    assert configs.keras_mlp_config((768,), full=False, max_epochs=12) == {
+        "model": {"kind": "mlp", "hidden": [768], "dropout": 0.0}, "optimizer": {"name": "adam", "learning_rate": 1e-3},
+        "batch_size": 128, **SCALED_12}
+    assert configs.keras_mlp_config([768], 0.3, full=True, optimizer=sgd, batch_size=256) == {
+        "model": {"kind": "mlp", "hidden": [768], "dropout": 0.3}, "optimizer": sgd, "batch_size": 256, **FULL}
+
+
+def test_keras_cnn_config():
+    assert configs.keras_cnn_config(12, full=False, filters=[8], batch_norm=True) == {
+        "model": {"kind": "cnn", "filters": [8], "batch_norm": True},
+        "optimizer": {"name": "adam", "learning_rate": 1e-3}, "batch_size": 128, **SCALED_12}
+    assert configs.keras_cnn_config(3, full=True, batch_size=256, filters=[8])["batch_size"] == 256
+    assert configs.keras_cnn_config(3, full=False, subset=True, filters=[8]) == {
+        "model": {"kind": "cnn", "filters": [8]}, "optimizer": {"name": "adam", "learning_rate": 1e-3},
+        "batch_size": 128, "train_subset": 12000, "epochs": 3}
+    assert configs.keras_cnn_config(3, full=True, subset=True, filters=[8])["epochs"] == 300
+
+
+@pytest.mark.parametrize(("experiment", "config"), [
+    ("03b_capacity_004", configs.keras_mlp_config([256], dropout=0.2, full=False)),
+    ("04_cnn_000", configs.keras_cnn_config(10, full=False, filters=[8, 8], kernel_size=3, dense=[128, 128])),
+    ("04_cnn_grid_000", configs.keras_cnn_config(3, full=False, subset=True, filters=[8, 8], kernel_size=3,
+                                                 dense=[128, 128])),
+])
+def test_configs_find_their_stored_runs(experiment, config):
+    """The configurations hash to runs committed in results/ (seed 0): a changed dictionary would retrain."""
+    assert run_path(experiment, {**config, "seed": 0}).is_file()
+
+
+def test_doubling_filters():
+    assert configs.doubling_filters(8, 3) == [8, 16, 32]
+    assert configs.doubling_filters(128, 1) == [128]
