@@ -95,3 +95,26 @@ def test_readme_headline_table_is_generated_from_the_series_summary():
     between = readme.split(README_START, 1)[1].split(README_END, 1)[0]
     assert between.strip() == readme_headline(series_summary(), best_models).strip(), (
         "README's headline table is stale: run notebook 05 (make report NB=05_confusion_analysis)")
+
+
+MAX_CELL_LINES = 30  # non-blank lines of a code cell: longer machinery belongs in fmnist_utils
+MAX_NOTEBOOK_HELPERS = 6  # function definitions in all notebooks together
+
+
+def code_cells(nb_path: Path) -> list[str]:
+    return ["".join(c["source"]) for c in cells(nb_path) if c["cell_type"] == "code"]
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_code_cell_is_over_30_lines(nb):
+    long = [(i, n) for i, source in enumerate(code_cells(nb))
+            if (n := sum(1 for line in source.splitlines() if line.strip())) > MAX_CELL_LINES]
+    assert not long, f"{nb.name}: code cells (index among code cells, lines) over {MAX_CELL_LINES} lines: {long}"
+
+
+def test_notebooks_define_few_helpers_and_never_the_same_twice():
+    helpers = {nb.name: re.findall(r"^\s*def (\w+)", "\n".join(code_cells(nb)), flags=re.M) for nb in NOTEBOOKS}
+    names = [name for found in helpers.values() for name in found]
+    assert len(names) <= MAX_NOTEBOOK_HELPERS, f"{len(names)} helper functions in notebooks: {helpers}"
+    twice = sorted({n for n in names if sum(n in found for found in helpers.values()) > 1})
+    assert not twice, f"helpers defined in more than one notebook: {twice} (move them into fmnist_utils)"
