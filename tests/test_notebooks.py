@@ -85,15 +85,16 @@ def test_every_numeric_inventory_row_has_a_summary_row():
     assert without_number["notes"].str.contains("diverged").all(), without_number[["inventory_id", "what"]]
 
 
-def test_readme_headline_table_is_generated_from_the_series_summary():
+def test_readme_headline_is_generated_from_the_series_summary_and_the_claims():
     import pandas as pd
 
+    from fmnist_utils.report.claims import evaluate_claims
     from fmnist_utils.report.summary import README_END, README_START, readme_headline, series_summary
 
     best_models = pd.read_csv(ROOT / "figures" / "05_confusion_analysis" / "best_models.csv")
     readme = (ROOT / "README.md").read_text()
     between = readme.split(README_START, 1)[1].split(README_END, 1)[0]
-    assert between.strip() == readme_headline(series_summary(), best_models).strip(), (
+    assert between.strip() == readme_headline(series_summary(), best_models, evaluate_claims()).strip(), (
         "README's headline table is stale: run notebook 05 (make report NB=05_confusion_analysis)")
 
 

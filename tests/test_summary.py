@@ -105,16 +105,21 @@ def test_readme_headline_is_rewritten_between_markers_only(tmp_path):
             for (i, w), c in zip(summary.HEADLINE_ROWS, ["yes", "no", "yes", "partly", ""])]
     table = pd.DataFrame(rows)
     best = pd.DataFrame({"model": ["CNN"], "test acc": [0.9412]})
+    claims = pd.DataFrame({"claim_id": ["000.A", "000.B", "001.C"], "inventory_id": ["000.T1", "000.T1", "001.L2"],
+                           "claim": ["deeper is better", "tanh is worst", "L2 helps"],
+                           "test": ["Welch's t-test over seeds"] * 3, "p_value": [0.001, 0.5, 0.0123],
+                           "verdict": ["holds", "inconclusive", "contradicted"]})
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n{summary.README_START}\nold\n{summary.README_END}\nrest\n")
-    summary.write_readme_headline(table, best, readme)
+    summary.write_readme_headline(table, best, claims, readme)
     text = readme.read_text()
     assert text.startswith("intro\n<!-- headline:start -->\n|") and text.endswith("<!-- headline:end -->\nrest\n")
     assert "0.9200 ± 0.0141" in text and "our best CNN (chosen on validation)" in text and "0.9412" in text
-    assert "2 yes, 1 partly, 1 no" in text
+    assert "1 holds, 1 contradicted, 1 inconclusive, 0 not tested" in text
+    assert "- 001.C (001.L2): L2 helps (Welch's t-test over seeds, p = 0.012)" in text and "tanh is worst" not in text
     readme.write_text("no markers")
     with pytest.raises(ValueError, match="lacks the markers"):
-        summary.write_readme_headline(table, best, readme)
+        summary.write_readme_headline(table, best, claims, readme)
 
 
 def test_readme_headline_is_left_alone_when_exports_go_elsewhere(tmp_path, monkeypatch):
@@ -122,4 +127,5 @@ def test_readme_headline_is_left_alone_when_exports_go_elsewhere(tmp_path, monke
     monkeypatch.setenv("FMNIST_FIGURES_DIR", str(tmp_path))
     monkeypatch.setattr(summary, "atomic_write", lambda *a: pytest.fail(f"wrote {a[0]}"))
     rows = [summary.summary_row(i, w, "test", 0.9, [0.91, 0.93]) for i, w in summary.HEADLINE_ROWS]
-    summary.write_readme_headline(pd.DataFrame(rows), pd.DataFrame({"model": ["CNN"], "test acc": [0.5]}))
+    summary.write_readme_headline(pd.DataFrame(rows), pd.DataFrame({"model": ["CNN"], "test acc": [0.5]}),
+                                  pd.DataFrame({"claim_id": [], "verdict": []}))

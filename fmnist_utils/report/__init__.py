@@ -6,9 +6,11 @@ Notebooks import from here: ``from fmnist_utils.report import comparison_table, 
 - ``figures``: plot style, shared plots, export as PNG and PDF
 - ``summary``: the series summary (every number of the reports beside ours) and the README's headline table
 - ``evaluation``: confused pairs, calibration, McNemar's test
+- ``claims``: every claim of the five reports (``claims.csv``) and the engine that decides its verdict
 - ``exports``: a fresh export against the committed one (``make test``)
 """
 
+from .claims import evaluate_claims, load_claims, verdict_counts
 from .evaluation import confused_pairs, expected_calibration_error, mcnemar_test, reliability_curve, welch_p
 from .figures import (
     plot_confident_mistakes,
@@ -32,8 +34,9 @@ from .tables import (
     splits_table,
 )
 
-__all__ = ["comparison_table", "confused_pairs", "cost_columns", "cost_row", "expected_calibration_error", "formatted",
+__all__ = ["comparison_table", "confused_pairs", "cost_columns", "cost_row", "evaluate_claims",
+           "expected_calibration_error", "formatted", "load_claims",
            "mcnemar_test", "mean_std", "mflops_per_image", "plot_confident_mistakes", "plot_cv_scores",
            "plot_image_grid", "plot_iteration_loss", "plot_learning_curves", "record_summary", "reliability_curve",
            "save_figure", "save_table", "seconds_per_epoch", "series_summary", "set_style", "splits_table",
-           "summary_row", "verdict", "welch_p", "write_readme_headline"]
+           "summary_row", "verdict", "verdict_counts", "welch_p", "write_readme_headline"]

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..paths import REPO_ROOT, atomic_write, figures_dir
+from .claims import verdict_counts
 
 COLUMNS = ["inventory_id", "report", "notebook", "what", "split", "reported", "reproduced_mean", "reproduced_std",
            "n_runs", "budget", "conclusion_holds", "notes"]
@@ -147,9 +148,10 @@ HEADLINE_ROWS = [("001.FINAL", "test acc"), ("004.MLPFINAL", "test acc"), ("000.
 README_START, README_END = "<!-- headline:start -->", "<!-- headline:end -->"
 
 
-def readme_headline(summary: pd.DataFrame, best_models: pd.DataFrame) -> str:
+def readme_headline(summary: pd.DataFrame, best_models: pd.DataFrame, claims: pd.DataFrame) -> str:
     """The README's headline table (Markdown): the reports' best test accuracies beside ours, and our best
-    model of each family, from the series summary and notebook 05's ``best_models`` table."""
+    model of each family, from the series summary and notebook 05's ``best_models`` table; then the claims
+    engine's verdict counts and the contradicted claims, from ``claims`` (``claims.evaluate_claims``'s table)."""
     rows = []
     for inventory_id, what in HEADLINE_ROWS:
         match = summary[(summary["inventory_id"] == inventory_id) & summary["what"].str.startswith(what)]
@@ -164,14 +166,16 @@ def readme_headline(summary: pd.DataFrame, best_models: pd.DataFrame) -> str:
         rows.append({"result": f"our best {model.model} (chosen on validation)", "report": "",
                      "ours (test)": f"{model.test_acc:.4f}",
                      "runs": 1, "budget": "see its notebook"})
-    verdicts = summary.loc[summary["conclusion_holds"].fillna("") != "", "conclusion_holds"].value_counts()
-    counts = ", ".join(f"{verdicts.get(v, 0)} {v}" for v in ("yes", "partly", "no"))
-    return (pd.DataFrame(rows).to_markdown(index=False) + "\n\nDoes the report's conclusion hold? Over "
-            f"{int(verdicts.sum())} summary rows with a verdict: {counts} "
-            "(`figures/05_confusion_analysis/series_summary.csv`).")
+    contradicted = claims[claims["verdict"] == "contradicted"]
+    listed = "\n".join(f"- {c.claim_id} ({c.inventory_id}): {c.claim} ({c.test}, p = {float(c.p_value):.2g})"
+                        for c in contradicted.itertuples())
+    return (pd.DataFrame(rows).to_markdown(index=False) + "\n\nDoes each report's claim hold? The claims engine "
+            f"decides every claim once, with a named test over seeds at alpha 0.05: {verdict_counts(claims)} "
+            "(`figures/05_confusion_analysis/claims.csv`). Contradicted:\n\n" + listed)
 
 
-def write_readme_headline(summary: pd.DataFrame, best_models: pd.DataFrame, readme: Path | None = None) -> None:
+def write_readme_headline(summary: pd.DataFrame, best_models: pd.DataFrame, claims: pd.DataFrame,
+                          readme: Path | None = None) -> None:
     """Replace the README's text between the headline markers with ``readme_headline`` (atomically).
 
     Without ``readme``, the repository's README, unless exports go to a folder other than the committed
@@ -186,6 +190,6 @@ def write_readme_headline(summary: pd.DataFrame, best_models: pd.DataFrame, read
         raise ValueError(f"{readme} lacks the markers {README_START} and {README_END} around the headline table")
     head, rest = text.split(README_START, 1)
     _, tail = rest.split(README_END, 1)
-    new = f"{head}{README_START}\n{readme_headline(summary, best_models)}\n{README_END}{tail}"
+    new = f"{head}{README_START}\n{readme_headline(summary, best_models, claims)}\n{README_END}{tail}"
     if new != text:
         atomic_write(readme, lambda p: Path(p).write_text(new))
