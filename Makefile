@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]*_*.ipynb))
 NB ?=
 
-.PHONY: report test replay test-other-blas retrain lint unit nbval bench bench-cnn setup system-deps clean-venv
+.PHONY: report test replay test-other-blas retrain lint unit nbval bench bench-cnn bench-cnn-settings setup system-deps clean-venv
 
 setup: system-deps $(VENV)/.installed
 
@@ -65,6 +65,11 @@ bench: setup
 ## Seconds per epoch of the reports' CNNs on this machine, to plan CNN budgets (not part of CI).
 bench-cnn: setup
 	$(BIN)/python benchmarks/cnn_speed.py | tee results/benchmarks/cnn_speed.txt
+
+## Seconds per epoch of a 32-64-128 CNN under thread, oneDNN, batch and backend settings (installs the bench extra).
+bench-cnn-settings: setup
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,bench]'
+	$(BIN)/python benchmarks/cnn_settings.py
 
 clean-venv:
 	rm -rf $(VENV)
