@@ -220,3 +220,15 @@ def test_end_to_end_on_fake_runs(tmp_path):
     assert result.loc[0, "p_value"] < cl.ALPHA and np.isnan(result.loc[3, "p_value"])
     assert "big: 0.902" in result.loc[0, "ours"]
     assert cl.verdict_counts(result) == "1 holds, 1 contradicted, 0 inconclusive, 2 not tested"
+
+
+def test_verdict_of_names_the_test_or_the_reason_and_refuses_unknown_ids():
+    table = pd.DataFrame({"claim_id": ["a", "b"], "inventory_id": ["000.T1", "000.T1; 001.X"],
+                          "test": ["Welch's t-test over seeds", "none"], "p_value": [0.00312, float("nan")],
+                          "verdict": ["holds", "not tested"], "reason": ["", "still improving at its cap"]})
+    assert cl.verdict_of(table, "a") == "holds (Welch's t-test over seeds, p = 0.0031)"
+    assert cl.verdict_of(table, "a", "b") == ("a: holds (Welch's t-test over seeds, p = 0.0031); "
+                                                  "b: not tested (still improving at its cap)")
+    with pytest.raises(ValueError, match="no claims"):
+        cl.verdict_of(table, "c")
+    assert cl.verdicts_by_inventory_id(table) == {"000.T1": "a holds; b not tested", "001.X": "b not tested"}

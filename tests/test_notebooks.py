@@ -94,7 +94,8 @@ def test_readme_headline_is_generated_from_the_series_summary_and_the_claims():
     best_models = pd.read_csv(ROOT / "figures" / "05_confusion_analysis" / "best_models.csv")
     readme = (ROOT / "README.md").read_text()
     between = readme.split(README_START, 1)[1].split(README_END, 1)[0]
-    assert between.strip() == readme_headline(series_summary(), best_models, evaluate_claims()).strip(), (
+    claims = evaluate_claims()
+    assert between.strip() == readme_headline(series_summary(claims=claims), best_models, claims).strip(), (
         "README's headline table is stale: run notebook 05 (make report NB=05_confusion_analysis)")
 
 

@@ -16,7 +16,7 @@ INVENTORY = pd.DataFrame({
 
 
 def test_summary_row_takes_mean_and_sample_std_of_run_values():
-    row = summary.summary_row("000.A", "acc", "test", 0.9, [0.8, 0.9, 1.0], budget="10 epochs", conclusion_holds="yes")
+    row = summary.summary_row("000.A", "acc", "test", 0.9, [0.8, 0.9, 1.0], budget="10 epochs")
     assert row["reproduced_mean"] == 0.9 and row["reproduced_std"] == 0.1 and row["n_runs"] == 3
     single = summary.summary_row("000.A", "acc", "test", None, [0.85])
     assert single["reproduced_std"] is None and single["reported"] is None
@@ -31,9 +31,10 @@ def test_summary_row_keeps_four_significant_digits_of_a_tiny_mean():
     assert accuracies["reproduced_mean"] == 0.9123 and accuracies["reproduced_std"] == 0.0  # no 1.7e-17 noise
 
 
-def test_summary_row_rejects_unknown_conclusion():
-    with pytest.raises(ValueError, match="conclusion_holds must be one of"):
-        summary.summary_row("000.A", "acc", "test", 0.9, [0.9], conclusion_holds="maybe")
+def test_summary_row_takes_notes_by_name_only():
+    """A verdict was once the seventh argument: an old call must fail, not land in the notes."""
+    with pytest.raises(TypeError):
+        summary.summary_row("000.A", "acc", "test", 0.9, [0.9], "10 epochs", "yes")
 
 
 def test_series_summary_joins_rows_and_points_to_figures(tmp_path):
@@ -43,8 +44,13 @@ def test_series_summary_joins_rows_and_points_to_figures(tmp_path):
     pd.DataFrame([summary.summary_row("000.A", "acc", "test", 0.9, [0.88, 0.9]),
                   summary.summary_row("001.B", "b1", "val", None, [0.7])]).to_csv(
         figures / "02_nb" / summary.ROWS_FILE, index=False)
-    table = summary.series_summary(INVENTORY, figures)
+    claims = pd.DataFrame({"claim_id": ["000.A.a", "000.A.b", "001.x"],
+                           "inventory_id": ["000.A", "000.A", "001.B; 000.FIG"],
+                           "verdict": ["holds", "inconclusive", "not tested"]})
+    table = summary.series_summary(INVENTORY, figures, claims)
     assert list(table.columns) == summary.COLUMNS
+    assert list(table["verdicts"]) == ["000.A.a holds; 000.A.b inconclusive", "001.x not tested", "001.x not tested",
+                                       ""]
     assert list(table["inventory_id"]) == ["000.A", "000.FIG", "001.B", "001.HOW"]
     assert table.loc[0, "reproduced_mean"] == 0.89 and table.loc[0, "report"] == "000"
     assert table.loc[1, "notes"] == "figures/02_nb/000_FIG_curves.png"
@@ -54,7 +60,7 @@ def test_series_summary_joins_rows_and_points_to_figures(tmp_path):
 
 def test_series_summary_names_missing_numeric_rows(tmp_path):
     with pytest.raises(ValueError, match=r"no summary row for numeric inventory rows \['000.A', '001.B'\]"):
-        summary.series_summary(INVENTORY, tmp_path)
+        summary.series_summary(INVENTORY, tmp_path, pd.DataFrame({"claim_id": [], "inventory_id": [], "verdict": []}))
 
 
 def test_record_summary_replaces_rows_of_the_same_id(tmp_path, monkeypatch):
@@ -69,19 +75,18 @@ def test_record_summary_replaces_rows_of_the_same_id(tmp_path, monkeypatch):
     assert list(saved["inventory_id"]) == ["000.A", "001.B"] and saved.loc[1, "reproduced_mean"] == 0.75
 
 
-def test_comparison_table_builds_summary_rows_with_its_conclusion(tmp_path, monkeypatch):
+def test_comparison_table_builds_summary_rows(tmp_path, monkeypatch):
     monkeypatch.setenv("FMNIST_FIGURES_DIR", str(tmp_path))
     runs = {"a": [{"status": "ok", "val_accuracy": 0.8}, {"status": "ok", "val_accuracy": 0.9}],
             "b": [{"status": "diverged", "diverged_epoch": 2}]}
     table = comparison_table(runs, {"a": 0.85, "b": "(figure only)"}, metric="val_accuracy", label="model",
                              inventory_id="000.A", budget="5 epochs")
-    table["conclusion holds (a best)"] = ["yes", "partly (close)"]
-    table = table.sort_values("model", ascending=False)  # matched by setting, not by position
+    table = table.sort_values("model", ascending=False)  # the rows keep the settings' order
     saved = pd.read_csv(summary.record_summary(table, "02_nb"), keep_default_na=False)
     assert list(saved["what"]) == ["model: a", "model: b"] and list(saved["split"]) == ["val", "val"]
     assert saved.loc[0, "reported"] == "0.85" and saved.loc[1, "reported"] == ""
     assert list(saved["n_runs"]) == [2, 0] and saved.loc[1, "notes"] == "1 diverged"
-    assert list(saved["conclusion_holds"]) == ["yes", "partly"] and saved.loc[0, "budget"] == "5 epochs"
+    assert "conclusion_holds" not in saved and saved.loc[0, "budget"] == "5 epochs"
     with pytest.raises(ValueError, match="no summary rows"):
         summary.record_summary(comparison_table(runs, {}, metric="val_accuracy"), "02_nb")
 
@@ -101,8 +106,7 @@ def test_comparison_table_ids_per_setting(tmp_path, monkeypatch):
 
 
 def test_readme_headline_is_rewritten_between_markers_only(tmp_path):
-    rows = [summary.summary_row(i, w, "test", 0.9, [0.91, 0.93], conclusion_holds=c)
-            for (i, w), c in zip(summary.HEADLINE_ROWS, ["yes", "no", "yes", "partly", ""])]
+    rows = [summary.summary_row(i, w, "test", 0.9, [0.91, 0.93]) for i, w in summary.HEADLINE_ROWS]
     table = pd.DataFrame(rows)
     best = pd.DataFrame({"model": ["CNN"], "test acc": [0.9412]})
     claims = pd.DataFrame({"claim_id": ["000.A", "000.B", "001.C"], "inventory_id": ["000.T1", "000.T1", "001.L2"],
@@ -129,3 +133,12 @@ def test_readme_headline_is_left_alone_when_exports_go_elsewhere(tmp_path, monke
     rows = [summary.summary_row(i, w, "test", 0.9, [0.91, 0.93]) for i, w in summary.HEADLINE_ROWS]
     summary.write_readme_headline(pd.DataFrame(rows), pd.DataFrame({"model": ["CNN"], "test acc": [0.5]}),
                                   pd.DataFrame({"claim_id": [], "verdict": []}))
+
+
+def test_record_summary_drops_columns_an_older_file_had(tmp_path, monkeypatch):
+    monkeypatch.setenv("FMNIST_FIGURES_DIR", str(tmp_path))
+    (tmp_path / "02_nb").mkdir()
+    pd.DataFrame([{**summary.summary_row("000.A", "x", "val", None, [0.5]), "conclusion_holds": "yes"}]).to_csv(
+        tmp_path / "02_nb" / summary.ROWS_FILE, index=False)
+    saved = pd.read_csv(summary.record_summary([summary.summary_row("001.B", "acc", "test", 0.9, [0.9])], "02_nb"))
+    assert list(saved.columns) == summary.ROW_COLUMNS and list(saved["inventory_id"]) == ["000.A", "001.B"]

@@ -10,7 +10,7 @@ Notebooks import from here: ``from fmnist_utils.report import comparison_table, 
 - ``exports``: a fresh export against the committed one (``make test``)
 """
 
-from .claims import evaluate_claims, load_claims, verdict_counts
+from .claims import evaluate_claims, load_claims, verdict_counts, verdict_of
 from .evaluation import confused_pairs, expected_calibration_error, mcnemar_test, reliability_curve, welch_p
 from .figures import (
     plot_confident_mistakes,
@@ -21,7 +21,7 @@ from .figures import (
     save_figure,
     set_style,
 )
-from .summary import record_summary, series_summary, summary_row, verdict, write_readme_headline
+from .summary import record_summary, series_summary, summary_row, write_readme_headline
 from .tables import (
     comparison_table,
     cost_columns,
@@ -39,4 +39,4 @@ __all__ = ["comparison_table", "confused_pairs", "cost_columns", "cost_row", "ev
            "mcnemar_test", "mean_std", "mflops_per_image", "plot_confident_mistakes", "plot_cv_scores",
            "plot_image_grid", "plot_iteration_loss", "plot_learning_curves", "record_summary", "reliability_curve",
            "save_figure", "save_table", "seconds_per_epoch", "series_summary", "set_style", "splits_table",
-           "summary_row", "verdict", "verdict_counts", "welch_p", "write_readme_headline"]
+           "summary_row", "verdict_counts", "verdict_of", "welch_p", "write_readme_headline"]

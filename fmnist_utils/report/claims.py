@@ -442,8 +442,9 @@ def _judge(claim: dict, load: Callable[[str], list[dict]], y_test: np.ndarray | 
     if claim.get("budget_as_reported") == "no":
         late = [label for label, g in groups.items() if group_improving(g, claim.get("still_improving", ""))]
         if late:
+            named = ", ".join(late) if len(late) <= 3 else f"{len(late)} of its {len(groups)} groups"
             return Verdict("not tested", "none", float("nan"), "budget not as reported and still improving at "
-                           f"the end: {', '.join(late)}"), ours
+                           f"the end: {named}"), ours
     margin = float(claim.get("margin") or DEFAULT_MARGIN)
     if claim["form"] == "threshold":
         group = next(iter(groups.values()))
@@ -481,3 +482,27 @@ def verdict_counts(table: pd.DataFrame) -> str:
     """``"N holds, N contradicted, N inconclusive, N not tested"`` over the claims of an ``evaluate_claims`` table."""
     counts = table.drop_duplicates(subset="claim_id")["verdict"].value_counts()
     return ", ".join(f"{int(counts.get(outcome, 0))} {outcome}" for outcome in OUTCOMES)
+
+
+def verdict_of(table: pd.DataFrame, *claim_ids: str) -> str:
+    """A table cell with the engine's verdict of these claims (rows of an ``evaluate_claims`` table):
+    ``"holds (Welch's t-test over seeds, p = 0.0031)"``, or the reason where no test ran; several claims are
+    joined by ``"; "``, each after its id."""
+    missing = sorted(set(claim_ids) - set(table["claim_id"]))
+    if missing or not claim_ids:
+        raise ValueError(f"no claims {missing or list(claim_ids)} in the claims table (claims.csv)")
+    cells = []
+    for claim in table.set_index("claim_id").loc[list(claim_ids)].itertuples():
+        detail = f"{claim.test}, p = {claim.p_value:.2g}" if pd.notna(claim.p_value) else claim.reason
+        cells.append(f"{claim.verdict} ({detail})" if len(claim_ids) == 1 else
+                     f"{claim.Index}: {claim.verdict} ({detail})")
+    return "; ".join(cells)
+
+
+def verdicts_by_inventory_id(table: pd.DataFrame) -> dict[str, str]:
+    """For each inventory id, the verdicts of its claims: ``{"000.T1": "000.T1.a holds; 000.T1.b inconclusive"}``."""
+    found: dict[str, list[str]] = {}
+    for claim in table.itertuples():
+        for inventory_id in inventory_ids(claim.inventory_id):
+            found.setdefault(inventory_id, []).append(f"{claim.claim_id} {claim.verdict}")
+    return {inventory_id: "; ".join(verdicts) for inventory_id, verdicts in found.items()}

@@ -17,11 +17,14 @@ import numpy as np
 import pandas as pd
 
 from ..paths import REPO_ROOT, atomic_write, figures_dir
-from .claims import verdict_counts
+from .claims import evaluate_claims, verdict_counts, verdicts_by_inventory_id
 
+#: Columns of a notebook's summary rows (``summary_rows.csv``).
+ROW_COLUMNS = ["inventory_id", "what", "split", "reported", "reproduced_mean", "reproduced_std", "n_runs", "budget",
+               "notes"]
+#: Columns of the series summary: the rows with their report and notebook, and the claims engine's verdicts.
 COLUMNS = ["inventory_id", "report", "notebook", "what", "split", "reported", "reproduced_mean", "reproduced_std",
-           "n_runs", "budget", "conclusion_holds", "notes"]
-CONCLUSIONS = ("yes", "no", "partly", "")
+           "n_runs", "budget", "verdicts", "notes"]
 #: Inventory kinds that carry a number (the rest are figures or methods).
 NUMERIC_KINDS = ("number", "table", "row")
 ROWS_FILE = "summary_rows.csv"
@@ -39,18 +42,17 @@ def is_numeric(kind: str) -> bool:
 
 
 def summary_row(inventory_id: str, what: str, split: str, reported: float | None, values: Sequence[float],
-                budget: str = "as reported", conclusion_holds: str = "", notes: str = "") -> dict:
+                budget: str = "as reported", *, notes: str = "") -> dict:
     """One summary row: the report's figure (a fraction, or None where it gave none) and ours as mean and
-    sample std over ``values`` (one per run, read from results/)."""
-    if conclusion_holds not in CONCLUSIONS:
-        raise ValueError(f"conclusion_holds must be one of {CONCLUSIONS}, got {conclusion_holds!r}")
+    sample std over ``values`` (one per run, read from results/). Whether the report's claim holds is the claims
+    engine's to say (``series_summary`` adds its verdicts), not a row's."""
     values = np.asarray([float(v) for v in values], dtype=float)
     decimals = _decimals(values.mean()) if len(values) else 4
     return {"inventory_id": inventory_id, "what": what, "split": split,
             "reported": None if reported is None else float(reported),
             "reproduced_mean": round(float(values.mean()), decimals) if len(values) else None,
             "reproduced_std": round(float(values.std(ddof=1)), decimals) if len(values) > 1 else None,
-            "n_runs": len(values), "budget": budget, "conclusion_holds": conclusion_holds, "notes": notes}
+            "n_runs": len(values), "budget": budget, "notes": notes}
 
 
 def _decimals(mean: float) -> int:
@@ -68,54 +70,45 @@ def leading_number(figure: object) -> float | None:
     return float(match.group(1)) if match else None
 
 
-def verdict(text: object) -> str:
-    """``"no (tanh best)"`` -> ``"no"``: the yes / no / partly a conclusion column starts with, else ``""``."""
-    word = str(text).split(" ")[0].strip(",;:.").lower()
-    return word if word in CONCLUSIONS else ""
-
-
-def record_summary(source: pd.DataFrame | Sequence[dict], notebook: str, conclusion_column: str | None = None) -> Path:
+def record_summary(source: pd.DataFrame | Sequence[dict], notebook: str) -> Path:
     """Add summary rows to ``figures/<notebook>/summary_rows.csv``, replacing earlier rows of the same ids.
 
-    source: rows from ``summary_row``, or a table from ``comparison_table(..., inventory_id=...)``. For a table,
-    ``conclusion_column`` (default: the first column named ``conclusion holds ...``) fills each row's
-    ``conclusion_holds``, matched by setting, so sorting the table first is fine.
+    source: rows from ``summary_row``, or a table from ``comparison_table(..., inventory_id=...)``.
     """
     if isinstance(source, pd.DataFrame):
-        pairs = source.attrs.get("summary_rows", [])
-        if not pairs:
+        rows = [row for _, row in source.attrs.get("summary_rows", [])]
+        if not rows:
             raise ValueError("record_summary: the table has no summary rows; pass inventory_id= to "
                              "comparison_table, or pass rows made with summary_row")
-        column = conclusion_column or next((c for c in source.columns if str(c).startswith("conclusion holds")),
-                                           None)
-        verdicts = (dict(zip(source[source.attrs["summary_label"]], source[column].map(verdict)))
-                    if column else {})
-        rows = [{**row, "conclusion_holds": verdicts.get(name, row["conclusion_holds"])} for name, row in pairs]
     else:
         rows = list(source)
-    new = pd.DataFrame(rows, columns=[c for c in COLUMNS if c not in ("report", "notebook")])
+    new = pd.DataFrame(rows, columns=ROW_COLUMNS)
     duplicated = new.duplicated(["inventory_id", "what"])
     if duplicated.any():
         raise ValueError(f"summary rows repeat (inventory_id, what): {new[duplicated].values.tolist()}")
     path = figures_dir() / notebook / ROWS_FILE
     if path.exists():
-        old = pd.read_csv(path, keep_default_na=False, na_values=[""])
+        # only today's columns: a file written by an older version keeps no column of its own
+        old = pd.read_csv(path, keep_default_na=False, na_values=[""]).reindex(columns=ROW_COLUMNS)
         new = pd.concat([old[~old["inventory_id"].isin(new["inventory_id"])], new], ignore_index=True)
     new = new.sort_values("inventory_id", kind="stable", ignore_index=True)
     atomic_write(path, lambda p: new.to_csv(p, index=False, lineterminator="\n", quoting=csv.QUOTE_MINIMAL))
     return path
 
 
-def series_summary(inventory: pd.DataFrame | None = None, figures: Path | None = None) -> pd.DataFrame:
-    """Every notebook's summary rows joined with the inventory, in inventory order.
+def series_summary(inventory: pd.DataFrame | None = None, figures: Path | None = None,
+                   claims: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Every notebook's summary rows joined with the inventory, in inventory order, each with the claims engine's
+    verdicts of its inventory row's claims (``claims``: an ``evaluate_claims`` table, evaluated if not given).
 
     Numeric inventory rows without a saved summary row raise (a notebook has not produced it); figure-only
     rows get one row that points to their exported figure files.
     """
     inventory = load_inventory() if inventory is None else inventory
+    verdicts = verdicts_by_inventory_id(evaluate_claims() if claims is None else claims)
     figures = figures or figures_dir()
     saved = [pd.read_csv(p, keep_default_na=False, na_values=[""]) for p in sorted(figures.glob(f"*/{ROWS_FILE}"))]
-    rows = pd.concat(saved, ignore_index=True) if saved else pd.DataFrame(columns=COLUMNS)
+    rows = pd.concat(saved, ignore_index=True) if saved else pd.DataFrame(columns=ROW_COLUMNS)
     unknown = sorted(set(rows["inventory_id"]) - set(inventory["id"]))
     if unknown:
         raise ValueError(f"summary rows name ids that are not in inventory.csv: {unknown}")
@@ -129,15 +122,15 @@ def series_summary(inventory: pd.DataFrame | None = None, figures: Path | None =
             pngs = sorted(f"{p.parent.name}/{p.name}" for p in figures.glob("*/*.png")
                           if p.name.lower().startswith(prefix))
             found = [{"inventory_id": item.id, "what": item.what, "split": "", "n_runs": 0, "budget": "",
-                      "conclusion_holds": "",
                       "notes": "figures/" + ", figures/".join(pngs) if pngs else "method (no number)"}]
-        out += [{**row, "report": item.report[:3], "notebook": item.notebook} for row in found]
+        out += [{**row, "report": item.report[:3], "notebook": item.notebook, "verdicts": verdicts.get(item.id, "")}
+                for row in found]
     if missing:
         raise ValueError(f"no summary row for numeric inventory rows {missing}: run their notebooks "
                          "(make report) so they save figures/<notebook>/summary_rows.csv")
     frame = pd.DataFrame(out, columns=COLUMNS)
     frame["n_runs"] = frame["n_runs"].astype(int)
-    text = ["what", "split", "budget", "conclusion_holds", "notes"]
+    text = ["what", "split", "budget", "verdicts", "notes"]
     frame[text] = frame[text].fillna("")
     return frame
 
