@@ -69,3 +69,24 @@ def test_configs_find_their_stored_runs(experiment, config):
 def test_doubling_filters():
     assert configs.doubling_filters(8, 3) == [8, 16, 32]
     assert configs.doubling_filters(128, 1) == [128]
+
+
+def test_converged_budget():
+    assert configs.converged_budget(100, full=False, lr_plateau=False) == (
+        {"epochs": 100, "early_stopping": {"patience": 10}},
+        "until val loss stops improving (early stopping 10, cap 100 epochs)")
+    got = configs.converged_budget(150, full=False, lr_plateau=True)
+    assert got.config["reduce_lr"] == {"patience": 5, "factor": 0.1, "cooldown": 2}
+    assert got.text == "until val loss stops improving (early stopping 10, LR plateau 5, cap 150 epochs)"
+    assert configs.converged_budget(100, full=True, lr_plateau=False).config == FULL
+
+
+def test_converged_cnn_configs():
+    cnn_000 = configs.cnn_000_configs(full=False)
+    assert [c["model"]["filters"] for c in cnn_000.values()] == [[32, 32], [8, 8]]
+    assert all(c["early_stopping"] == {"patience": 10} and "reduce_lr" not in c for c in cnn_000.values())
+    base = configs.cnn_base_004_configs(full=False)
+    assert list(base) == ["plain", "+ batch norm", "+ batch norm + dropout 0.25"]
+    assert base["+ batch norm + dropout 0.25"]["model"] == {
+        "kind": "cnn", "filters": [8], "batch_norm": True, "dropout": 0.25, **configs.REPORT_004_BLOCKS}
+    assert all(c["epochs"] == 300 for c in configs.cnn_base_004_configs(full=True).values())

@@ -21,6 +21,13 @@ REPORT_BUDGET = {"epochs": 300, **REPORT_CALLBACKS}
 SCALED_CALLBACKS = {"early_stopping": {"patience": 5}, "reduce_lr": {"patience": 3, "factor": 0.1, "cooldown": 1}}
 #: The budget column of a run trained as report 004 trained.
 AS_REPORTED = "as reported (≤ 300 epochs, early stopping 20, LR plateau 10)"
+#: Early-stopping patience of the reports' CNNs trained to convergence (issue 25): report 000's patience; report
+#: 004's 20 (with an LR plateau of 10) would double the cost of every run on this CPU.
+CONVERGED_PATIENCE = 10
+#: Seeds of the converged CNN runs whose claims compare close models.
+CNN_SEEDS = (0, 1, 2)
+#: Report 004's CNN blocks: 3 x 3 convolutions, no dense layer before the softmax, 'same'-padded max pooling.
+REPORT_004_BLOCKS = {"kernel_size": 3, "dense": [], "pool_padding": "same"}
 #: Images of the class-balanced part of the training split that the scaled-down CNN grids train on.
 SUBSET_IMAGES = 12000
 
@@ -60,12 +67,30 @@ def keras_mlp_config(hidden: Sequence[int], dropout: float = 0.0, *, full: bool,
             **budget(max_epochs, full=full).config}
 
 
+def converged_budget(max_epochs: int, *, full: bool, lr_plateau: bool) -> Budget:
+    """Training until validation loss stops improving: early stopping ``CONVERGED_PATIENCE`` (best weights
+    restored), with ``lr_plateau`` a learning-rate plateau of half that patience, and ``max_epochs`` only as a
+    safety cap that a converged run never reaches. ``full``: the report's budget."""
+    if full:
+        return budget(max_epochs, full=True)
+    config: dict[str, Any] = {"epochs": max_epochs, "early_stopping": {"patience": CONVERGED_PATIENCE}}
+    text = f"until val loss stops improving (early stopping {CONVERGED_PATIENCE}"
+    if lr_plateau:
+        config["reduce_lr"] = {"patience": CONVERGED_PATIENCE // 2, "factor": 0.1, "cooldown": 2}
+        text += f", LR plateau {CONVERGED_PATIENCE // 2}"
+    return Budget(config, text + f", cap {max_epochs} epochs)")
+
+
 def keras_cnn_config(max_epochs: int, *, full: bool, subset: bool = False, batch_size: int = 128,
-                     optimizer: dict | None = None, **model: Any) -> dict[str, Any]:
+                     optimizer: dict | None = None, schedule: Budget | None = None, **model: Any) -> dict[str, Any]:
     """A Keras CNN run: ``build_cnn``'s arguments (``model``), Adam 1e-3 unless ``optimizer`` says otherwise, on
-    ``budget(max_epochs, full=full)``, or with ``subset`` (a grid's trials) on ``subset_budget(max_epochs, full=full)``.
+    ``budget(max_epochs, full=full)``, or with ``subset`` (a grid's trials) on ``subset_budget(max_epochs, full=full)``,
+    or on the given ``schedule`` (a ``Budget``, e.g. ``converged_budget``).
     """
-    epochs = subset_budget(max_epochs, full=full) if subset else budget(max_epochs, full=full).config
+    if schedule is not None:
+        epochs = copy.deepcopy(schedule.config)
+    else:
+        epochs = subset_budget(max_epochs, full=full) if subset else budget(max_epochs, full=full).config
     return {"model": {"kind": "cnn", **model}, "optimizer": copy.deepcopy(ADAM if optimizer is None else optimizer),
             "batch_size": batch_size, **epochs}
 
@@ -74,3 +99,22 @@ def doubling_filters(first: int, blocks: int) -> list[int]:
     """Filters per convolutional block, doubling from block to block as in report 004's CNNs: ``(8, 3)`` ->
     ``[8, 16, 32]``."""
     return [first * 2**i for i in range(blocks)]
+
+
+def cnn_000_configs(*, full: bool) -> dict[str, dict[str, Any]]:
+    """Report 000's CNN (two 3 x 3 convolution blocks, two dense layers of 128): untuned 32 filters, tuned 8, trained
+    to convergence with Adam and report 000's patience."""
+    schedule = converged_budget(100, full=full, lr_plateau=False)
+    return {f"{name}: {n} filters of 3 x 3": keras_cnn_config(0, full=full, schedule=schedule, filters=[n, n],
+                                                              kernel_size=3, dense=[128, 128])
+            for name, n in (("untuned", 32), ("tuned", 8))}
+
+
+def cnn_base_004_configs(*, full: bool) -> dict[str, dict[str, Any]]:
+    """Report 004's three 8-filter baselines (plain, + batch norm, + batch norm + dropout 0.25), trained to
+    convergence with its callbacks scaled to ``CONVERGED_PATIENCE``."""
+    schedule = converged_budget(150, full=full, lr_plateau=True)
+    extras = {"plain": {}, "+ batch norm": {"batch_norm": True},
+              "+ batch norm + dropout 0.25": {"batch_norm": True, "dropout": 0.25}}
+    return {name: keras_cnn_config(0, full=full, schedule=schedule, filters=[8], **extra, **REPORT_004_BLOCKS)
+            for name, extra in extras.items()}
