@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from .augment import augment_batch
 from .nn.losses import softmax_cross_entropy
@@ -54,6 +55,23 @@ class TrainingLog:
             h["val_loss"].append(val[0])
             h["val_accuracy"].append(val[1])
         h["seconds"].append(seconds)
+
+
+# ------------------------------------------------------------------ BLAS threads
+
+#: Multiply-adds of a mini-batch's largest matrix product below which one BLAS thread trains fastest, measured on
+#: the 2-core machine by ``benchmarks/blas_threads.py`` (results/benchmarks/blas_threads.csv): below it, a second
+#: OpenBLAS thread saves little when the machine is idle and, spinning against any other process, makes an epoch
+#: several times slower when it is not.
+ONE_THREAD_MAX_MACS = 64 * 2**20
+
+
+def blas_threads(network: Network, batch_size: int) -> int | None:
+    """BLAS threads for training ``network`` at ``batch_size``: 1 where its largest mini-batch matrix product has
+    fewer than ``ONE_THREAD_MAX_MACS`` multiply-adds, else None (the library's default: one per core)."""
+    largest = max((batch_size * d.params["W"].shape[0] * d.params["W"].shape[1] for d in network.dense_layers),
+                  default=0)
+    return 1 if largest < ONE_THREAD_MAX_MACS else None
 
 
 # ------------------------------------------------------------------ divergence guard
@@ -183,17 +201,21 @@ class Trainer:
     rng: the generator for shuffling and augmentation (the same one the network's dropout layers draw from: a
     seeded run's draws interleave in a fixed order). batch_size: samples per mini-batch (the last may be
     smaller). augment_shift, augment_flip: see ``augment.augment_batch``. divergence_factor: see
-    ``loss_diverged``.
+    ``loss_diverged``. threads: BLAS threads while training ("auto": ``blas_threads``; None: the library's
+    default); the thread count changes speed only, not results.
     """
 
     def __init__(self, network: Network, optimizer: Optimizer, rng: np.random.Generator, log: TrainingLog, *,
                  batch_size: int, shuffle: bool = True, augment_shift: int = 0, augment_flip: bool = False,
-                 divergence_factor: float | None = 1e3, callbacks: Sequence[Callback] = ()) -> None:
+                 divergence_factor: float | None = 1e3, callbacks: Sequence[Callback] = (),
+                 threads: int | str | None = "auto") -> None:
         self.network, self.optimizer, self.rng, self.log = network, optimizer, rng, log
         self.batch_size, self.shuffle = batch_size, shuffle
         self.augment_shift, self.augment_flip = augment_shift, augment_flip
         self.divergence_factor = divergence_factor
         self.callbacks = list(callbacks)
+        self.threads = blas_threads(network, batch_size) if threads == "auto" else threads
+        self._xb: np.ndarray | None = None
 
     def fit(self, X: np.ndarray, y: np.ndarray, epochs: int, X_val: np.ndarray | None = None,
             y_val: np.ndarray | None = None, soft_targets: np.ndarray | None = None) -> bool:
@@ -203,6 +225,13 @@ class Trainer:
         probabilities for the loss, or (N, views, C) with one row per view of ``augment.shift_views``.
         X_val, y_val: evaluated after each epoch (no augmentation); a non-finite validation loss is divergence.
         """
+        if self.threads is None:
+            return self._fit(X, y, epochs, X_val, y_val, soft_targets)
+        with threadpool_limits(self.threads, user_api="blas"):
+            return self._fit(X, y, epochs, X_val, y_val, soft_targets)
+
+    def _fit(self, X: np.ndarray, y: np.ndarray, epochs: int, X_val: np.ndarray | None,
+             y_val: np.ndarray | None, soft_targets: np.ndarray | None) -> bool:
         for callback in self.callbacks:
             callback.on_train_begin(self)
         for _ in range(epochs):
@@ -255,8 +284,11 @@ class Trainer:
 
     def _batch(self, X: np.ndarray, y: np.ndarray, idx: np.ndarray,
                soft_targets: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """The mini-batch ``idx``: its images (augmented if asked) and their targets."""
-        xb, views = X[idx], None
+        """The mini-batch ``idx``: its images (augmented if asked) and their targets. The images are gathered into
+        an array kept from the last batch of the same size: the first Dense layer reads it until the step."""
+        if self._xb is None or self._xb.shape != (len(idx), *X.shape[1:]) or self._xb.dtype != X.dtype:
+            self._xb = np.empty((len(idx), *X.shape[1:]), X.dtype)
+        xb, views = np.take(X, idx, axis=0, out=self._xb), None
         if self.augment_shift or self.augment_flip:
             xb, views = augment_batch(xb, self.rng, self.augment_shift, self.augment_flip, return_views=True)
         if soft_targets is None:

@@ -57,3 +57,36 @@ def test_init_schemes_have_their_scale():
     assert layers.init_weights(784, 128, "normal", rng, np.float64).std() == pytest.approx(1, rel=0.02)
     limit = np.sqrt(6 / (784 + 128))
     assert np.abs(layers.init_weights(784, 128, "glorot", rng, np.float64)).max() <= limit
+
+
+def test_reused_buffers_give_the_same_numbers_as_fresh_arrays():
+    """Dense's kept output/gradient arrays and ReLU in place: bit-identical to allocating, and the arrays a
+    training pass returns are the ones of the previous pass (no per-batch allocation)."""
+    rng = np.random.default_rng(0)
+    W, b = rng.normal(size=(5, 4)).astype(np.float32), rng.normal(size=4).astype(np.float32)
+    fresh, kept = [layers.Dense(W, b), layers.ReLU()], [layers.Dense(W, b, reuse_output=True),
+                                                         layers.ReLU(inplace=True)]
+    outs = []
+    for _ in range(2):
+        x, dout = rng.normal(size=(3, 5)).astype(np.float32), rng.normal(size=(3, 4)).astype(np.float32)
+        expected = fresh[1].forward(fresh[0].forward(x, train=True), train=True)
+        got = kept[1].forward(kept[0].forward(x, train=True), train=True)
+        np.testing.assert_array_equal(got, expected)
+        outs.append(got)
+        np.testing.assert_array_equal(kept[0].backward(kept[1].backward(dout.copy())),
+                                      fresh[0].backward(fresh[1].backward(dout)))
+        for name in ("W", "b"):
+            np.testing.assert_array_equal(kept[0].grads[name], fresh[0].grads[name])
+    assert outs[0] is outs[1]
+    x = np.ones((2, 5), np.float32)
+    assert kept[0].forward(x) is not kept[0].forward(x)  # inference returns fresh arrays
+
+
+def test_relu_in_place_overwrites_only_when_training():
+    x = np.array([[-1.0, 2.0]])
+    layers.ReLU(inplace=True).forward(x)
+    np.testing.assert_array_equal(x, [[-1.0, 2.0]])
+    layers.ReLU().forward(x, train=True)
+    np.testing.assert_array_equal(x, [[-1.0, 2.0]])
+    layers.ReLU(inplace=True).forward(x, train=True)
+    np.testing.assert_array_equal(x, [[0.0, 2.0]])

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_info
 
 from fmnist_utils import training
 from fmnist_utils.nn import SGD, Adam, Network, build_network
@@ -157,3 +158,28 @@ def test_progress_bar_shows_epochs_only_when_verbose(capsys):
     bar = ProgressBar(2, verbose=True)
     make_trainer(callbacks=[bar]).fit(X, y, epochs=2, X_val=X, y_val=y)
     assert bar.bar.n == 2 and "val_acc" in str(bar.bar.postfix)
+
+
+@pytest.mark.parametrize(("hidden", "batch", "threads"), [((16,), 32, 1), ((128, 128), 128, 1),
+                                                          ((1024, 1024), 128, None)])
+def test_blas_threads_follow_the_size_of_the_largest_product(hidden, batch, threads):
+    net = build_network(784, 10, hidden, rng=np.random.default_rng(0))
+    assert training.blas_threads(net, batch) == threads
+
+
+@pytest.mark.parametrize("threads", ["auto", 2])
+def test_trainer_trains_under_its_blas_thread_count(threads):
+    seen = []
+
+    class Record(Callback):
+        def on_epoch_end(self, trainer):
+            seen.append({info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"})
+            return False
+
+    x, y = blobs()
+    net = build_network(6, 3, (8,), rng=np.random.default_rng(0))
+    before = {info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"}
+    Trainer(net, SGD(0.1), np.random.default_rng(0), TrainingLog(), batch_size=16, callbacks=[Record()],
+            threads=threads).fit(x, y, 1)
+    assert seen == [{1 if threads == "auto" else 2}]
+    assert {info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"} == before

@@ -30,24 +30,48 @@ class Layer:
 
 
 class Dense(Layer):
-    """Affine layer ``out = x @ W + b``. x: (N, D), W: (D, M), b: (M,), out: (N, M)."""
+    """Affine layer ``out = x @ W + b``. x: (N, D), W: (D, M), b: (M,), out: (N, M).
 
-    def __init__(self, W: np.ndarray, b: np.ndarray, input_grad: bool = True) -> None:
+    In training the output, the gradients and dx are written into arrays kept from the previous mini-batch of the
+    same size (``out=``): the hot path allocates nothing but the batch. With ``reuse_output`` the training output
+    itself is such an array, overwritten by the next training pass, so only a network's hidden layers (whose
+    output the network owns) use it; the last layer returns fresh logits.
+    """
+
+    def __init__(self, W: np.ndarray, b: np.ndarray, input_grad: bool = True, reuse_output: bool = False) -> None:
         super().__init__()
         self.params = {"W": W, "b": b}
         self.input_grad = input_grad  # the first layer need not compute dx: saves a third of its backward
+        self.reuse_output = reuse_output
+        self._buffers: dict[str, np.ndarray] = {}
+
+    def _buffer(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        """A kept array of this shape and dtype, reallocated only when either changes (the last, smaller batch)."""
+        buf = self._buffers.get(name)
+        if buf is None or buf.shape != shape or buf.dtype != dtype:
+            buf = self._buffers[name] = np.empty(shape, dtype)
+        return buf
 
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
-        if train:
-            self.cache = x
-        return x @ self.params["W"] + self.params["b"]
+        W, b = self.params["W"], self.params["b"]
+        if not (train and self.reuse_output):
+            if train:
+                self.cache = x
+            return x @ W + b
+        self.cache = x
+        out = np.matmul(x, W, out=self._buffer("out", (len(x), W.shape[1]), np.result_type(x, W)))
+        out += b
+        return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
         """dout: (N, M) -> dW: (D, M), db: (M,) in ``grads``; dx: (N, D), or None without ``input_grad``."""
-        x = self.cache
-        self.grads["W"] = x.T @ dout
-        self.grads["b"] = dout.sum(axis=0)
-        return dout @ self.params["W"].T if self.input_grad else None
+        x, W = self.cache, self.params["W"]
+        dtype = np.result_type(x, dout)
+        self.grads["W"] = np.matmul(x.T, dout, out=self._buffer("dW", W.shape, dtype))
+        self.grads["b"] = np.sum(dout, axis=0, out=self._buffer("db", self.params["b"].shape, dout.dtype))
+        if not self.input_grad:
+            return None
+        return np.matmul(dout, W.T, out=self._buffer("dx", (len(dout), W.shape[0]), np.result_type(dout, W)))
 
 
 class Identity(Layer):
@@ -61,16 +85,30 @@ class Identity(Layer):
 
 
 class ReLU(Layer):
-    """``max(0, x)``; backward passes the gradient where x > 0. x, out: (N, D)."""
+    """``max(0, x)``; backward passes the gradient where x > 0. x, out: (N, D).
+
+    ``inplace`` (as PyTorch's ``nn.ReLU(inplace=True)``): in training, overwrite x and dout instead of allocating;
+    only for inputs the caller owns, such as a network's hidden Dense outputs.
+    """
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
+        self._mask: np.ndarray | None = None
 
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
-        out = np.maximum(x, 0)
-        if train:
-            self.cache = out > 0
-        return out
+        if not (train and self.inplace):
+            out = np.maximum(x, 0)
+            if train:
+                self.cache = out > 0
+            return out
+        if self._mask is None or self._mask.shape != x.shape:
+            self._mask = np.empty(x.shape, bool)
+        self.cache = np.greater(x, 0, out=self._mask)
+        return np.maximum(x, 0, out=x)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        return dout * self.cache
+        return np.multiply(dout, self.cache, out=dout) if self.inplace else dout * self.cache
 
 
 class LeakyReLU(Layer):

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .layers import ACTIVATIONS, BatchNorm, Dense, Dropout, Layer, LeakyReLU, init_weights
+from .layers import ACTIVATIONS, BatchNorm, Dense, Dropout, Layer, LeakyReLU, ReLU, init_weights
 from .losses import softmax_cross_entropy
 
 
@@ -109,10 +109,12 @@ def build_network(n_features: int, n_classes: int, hidden: Sequence[int] = (), a
     layers: list[Layer] = [Dropout(input_dropout, rng)] if input_dropout else []
     for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         W = init_weights(fan_in, fan_out, init, rng, dtype)
-        layers.append(Dense(W, np.zeros(fan_out, dtype), input_grad=i > 0))
-        if i < len(sizes) - 2:
+        hidden_layer = i < len(sizes) - 2
+        layers.append(Dense(W, np.zeros(fan_out, dtype), input_grad=i > 0, reuse_output=hidden_layer))
+        if hidden_layer:
             act = ACTIVATIONS[activation]
-            layers.append(act(leaky_relu_slope) if act is LeakyReLU else act())
+            # the Dense output is the network's own: ReLU may overwrite it
+            layers.append(act(leaky_relu_slope) if act is LeakyReLU else act(inplace=True) if act is ReLU else act())
             if batch_norm:
                 layers.append(BatchNorm(fan_out, dtype))
             if dropout:

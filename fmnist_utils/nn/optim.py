@@ -70,19 +70,31 @@ class SGD(Optimizer):
         super().__init__(learning_rate_init, **schedule)
         self.momentum, self.nesterov = momentum, nesterov
         self.velocity: dict[tuple[int, str], np.ndarray] = {}
+        self._scratch: dict[tuple[int, str], np.ndarray] = {}  # lr * g of each parameter, reused every step
 
     def step(self, net: Network) -> None:
         for layer, name in net.parameters():
             p, g = layer.params[name], layer.grads[name]
-            lr_g = g * p.dtype.type(self.learning_rate)  # in the parameters' dtype: float32 stays float32
+            key = (id(layer), name)
+            lr_g = self._scratch.get(key)
+            if lr_g is None or lr_g.shape != p.shape:
+                lr_g = self._scratch[key] = np.empty_like(p)
+            np.multiply(g, p.dtype.type(self.learning_rate), out=lr_g)  # in the parameters' dtype: float32 stays
             if not self.momentum:
                 p -= lr_g
                 continue
-            key = (id(layer), name)
             v = self.velocity.get(key)
-            v = -lr_g if v is None else v * p.dtype.type(self.momentum) - lr_g
-            self.velocity[key] = v
-            p += v * p.dtype.type(self.momentum) - lr_g if self.nesterov else v
+            if v is None:
+                v = self.velocity[key] = -lr_g
+            else:
+                v *= p.dtype.type(self.momentum)
+                v -= lr_g
+            if self.nesterov:
+                lr_g *= -1  # p += momentum * v - lr * g, in two in-place steps
+                lr_g += v * p.dtype.type(self.momentum)
+                p += lr_g
+            else:
+                p += v
 
 
 class Adam(Optimizer):
@@ -95,6 +107,7 @@ class Adam(Optimizer):
         self.t = 0
         self.m: dict[tuple[int, str], np.ndarray] = {}
         self.v: dict[tuple[int, str], np.ndarray] = {}
+        self._scratch: dict[tuple[int, str], tuple[np.ndarray, np.ndarray]] = {}  # two arrays per parameter
 
     def step(self, net: Network) -> None:
         self.t += 1
@@ -107,9 +120,15 @@ class Adam(Optimizer):
             if m is None:
                 m = self.m[key] = np.zeros_like(p)
                 self.v[key] = np.zeros_like(p)
-            v = self.v[key]
-            m *= p.dtype.type(b1)
-            m += g * p.dtype.type(1 - b1)
-            v *= p.dtype.type(b2)
-            v += (g * g) * p.dtype.type(1 - b2)
-            p -= p.dtype.type(step) * m / (np.sqrt(v) + p.dtype.type(self.epsilon))
+                self._scratch[key] = (np.empty_like(p), np.empty_like(p))
+            v, (s1, s2) = self.v[key], self._scratch[key]
+            dtype = p.dtype.type
+            m *= dtype(b1)
+            m += np.multiply(g, dtype(1 - b1), out=s1)
+            v *= dtype(b2)
+            np.multiply(g, g, out=s1)
+            v += np.multiply(s1, dtype(1 - b2), out=s1)
+            np.multiply(m, dtype(step), out=s2)  # step * m / (sqrt(v) + eps), in two scratch arrays
+            np.sqrt(v, out=s1)
+            s1 += dtype(self.epsilon)
+            p -= np.divide(s2, s1, out=s2)
