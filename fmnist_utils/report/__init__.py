@@ -13,8 +13,17 @@ Notebooks import from here: ``from fmnist_utils.report import comparison_table, 
 from .claims import evaluate_claims, load_claims, verdict_counts, verdict_of
 from .evaluation import confused_pairs, expected_calibration_error, mcnemar_test, reliability_curve, welch_p
 from .figures import (
+    CLASS_COLOURS,
+    FAMILY_COLOURS,
+    SINGLE,
+    WIDE,
+    WIDE_TALL,
+    integer_epochs,
+    plot_accuracy_vs_minutes,
     plot_confident_mistakes,
+    plot_confusion_matrices,
     plot_cv_scores,
+    plot_heatmap,
     plot_image_grid,
     plot_iteration_loss,
     plot_learning_curves,
@@ -34,9 +43,11 @@ from .tables import (
     splits_table,
 )
 
-__all__ = ["comparison_table", "confused_pairs", "cost_columns", "cost_row", "evaluate_claims",
-           "expected_calibration_error", "formatted", "load_claims",
-           "mcnemar_test", "mean_std", "mflops_per_image", "plot_confident_mistakes", "plot_cv_scores",
+__all__ = ["CLASS_COLOURS", "FAMILY_COLOURS", "SINGLE", "WIDE", "WIDE_TALL", "comparison_table", "confused_pairs",
+           "cost_columns", "cost_row", "evaluate_claims",
+           "expected_calibration_error", "formatted", "integer_epochs", "load_claims",
+           "mcnemar_test", "mean_std", "mflops_per_image", "plot_accuracy_vs_minutes", "plot_confident_mistakes",
+           "plot_confusion_matrices", "plot_cv_scores", "plot_heatmap",
            "plot_image_grid", "plot_iteration_loss", "plot_learning_curves", "record_summary", "reliability_curve",
            "save_figure", "save_table", "seconds_per_epoch", "series_summary", "set_style", "splits_table",
            "summary_row", "verdict_counts", "verdict_of", "welch_p", "write_readme_headline"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -14,14 +15,33 @@ from fmnist_utils.report.summary import leading_number, summary_row
 from ..keras.builders import build_model, flops_per_image
 from ..paths import atomic_write, figures_dir
 
+#: Characters pdflatex cannot typeset as text, and the LaTeX that does.
+LATEX_SYMBOLS = {"±": r"$\pm$", "≤": r"$\leq$", "≥": r"$\geq$", "×": r"$\times$", "→": r"$\rightarrow$",
+                 "←": r"$\leftarrow$", "·": r"$\cdot$", "−": "-", "–": "--", "—": "---", "…": r"\ldots{}",
+                 "λ": r"$\lambda$", "α": r"$\alpha$", "β": r"$\beta$", "ε": r"$\varepsilon$", "μ": r"$\mu$",
+                 "µ": r"$\mu$", "σ": r"$\sigma$", "η": r"$\eta$", "γ": r"$\gamma$", "≈": r"$\approx$",
+                 "<": r"$<$", ">": r"$>$", "ø": r"\o{}", "Ø": r"\O{}", "ß": r"\ss{}", "’": "'", "‘": "`",
+                 "“": "``", "”": "''", "\u00a0": "~"}
+#: Accents that NFKD splits off a letter, and the LaTeX accent command for each.
+_LATEX_ACCENTS = {"\u0301": "'", "\u0300": "`", "\u0308": '"', "\u0302": "^", "\u0303": "~", "\u0327": "c",
+                  "\u030c": "v"}
+#: A cell made by ``mean_std``: ``0.8555 ± 0.0010`` or a single ``0.8555``.
+_MEAN_STD = re.compile(r"(-?\d+(?:\.\d+)?)(?: ± (\d+(?:\.\d+)?))?")
 
-def save_table(df: pd.DataFrame, notebook: str, name: str, index: bool = False, float_format: str = "%.4f") -> Path:
+
+def save_table(df: pd.DataFrame, notebook: str, name: str, index: bool = False, float_format: str = "%.4f",
+               caption: str | None = None) -> Path:
     """Save ``df`` as ``figures/<notebook>/<name>.csv``, ``.md`` and ``.tex``; return the CSV path.
 
     Float columns are written with ``float_format``; a fixed-point one (``"%.4f"``) is trimmed per column to the
     decimals its values need, so counts read ``10`` and one-decimal minutes ``6.7`` beside accuracies' ``0.9079``,
     and a nonzero value it would round to zero (a gradient check's 1.4e-11) is written in scientific notation.
+    Headers are flat (a MultiIndex's levels joined by " / "). A column of ``mean_std`` cells ("0.8555 ± 0.0010")
+    becomes two numeric CSV columns, "<column> mean" and "<column> std" (blank for a single value); Markdown and
+    LaTeX keep the "±" text. The LaTeX is a booktabs ``table`` through pandas' Styler, escaped for pdflatex, with
+    ``caption`` (by default the name in words) and the label ``tab:<notebook>:<name>``.
     """
+    df = df.set_axis([_flat(c) for c in df.columns], axis=1)
     shown = df.copy()
     numeric = [pd.api.types.is_numeric_dtype(column) for _, column in df.items()]
     for column in df.columns[[pd.api.types.is_float_dtype(c) for _, c in df.items()]]:
@@ -29,13 +49,71 @@ def save_table(df: pd.DataFrame, notebook: str, name: str, index: bool = False, 
         shown[column] = [_format_value(v, fmt) for v in df[column]]
     folder = figures_dir() / notebook
     csv = folder / f"{name}.csv"
-    atomic_write(csv, lambda p: shown.to_csv(p, index=index, lineterminator="\n"))
+    atomic_write(csv, lambda p: split_mean_std(shown).to_csv(p, index=index, lineterminator="\n"))
     align = ["left"] * index + ["right" if is_number else "left" for is_number in numeric]
     atomic_write(folder / f"{name}.md", lambda p: Path(p).write_text(
         shown.to_markdown(index=index, disable_numparse=True, colalign=align) + "\n"))
-    atomic_write(folder / f"{name}.tex", lambda p: Path(p).write_text(
-        shown.to_latex(index=index, column_format="".join(a[0] for a in align))))
+    tex = latex_table(shown, "".join(a[0] for a in align), caption or name.replace("_", " "),
+                      f"tab:{notebook}:{name}", index=index)
+    atomic_write(folder / f"{name}.tex", lambda p: Path(p).write_text(tex))
     return csv
+
+
+def _flat(column: object) -> str:
+    """A header as one string: a MultiIndex tuple's non-empty levels joined by " / "."""
+    if isinstance(column, tuple):
+        return " / ".join(str(level) for level in column if str(level) != "")
+    return str(column)
+
+
+def split_mean_std(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with each column of ``mean_std`` cells ("0.8555 ± 0.0010", "0.8555" or blank; at least one with
+    "±") replaced by "<column> mean" and "<column> std", the numbers as written (std blank for a single value)."""
+    parts = []
+    for column, values in df.items():
+        cells = ["" if pd.isna(v) else str(v) for v in values]
+        matches = [_MEAN_STD.fullmatch(c) for c in cells]
+        if any("±" in c for c in cells) and all(m or c == "" for m, c in zip(matches, cells)):
+            parts += [pd.Series([m[1] if m else "" for m in matches], index=df.index, name=f"{column} mean"),
+                      pd.Series([m[2] or "" if m else "" for m in matches], index=df.index, name=f"{column} std")]
+        else:
+            parts.append(values)
+    return pd.concat(parts, axis=1)
+
+
+def latex_text(value: object) -> str:
+    """Already latex-escaped text (Styler's ``escape="latex"``) made safe for pdflatex: symbols and accented
+    letters as LaTeX commands (``LATEX_SYMBOLS``), a leading "[" braced (after ``\\\\`` or ``\\toprule`` it
+    would open an optional argument); ValueError on a character with no LaTeX here."""
+    text = "".join(LATEX_SYMBOLS.get(ch) or _latex_letter(ch) for ch in str(value))
+    return "{[}" + text[1:] if text.startswith("[") else text
+
+
+def _latex_letter(ch: str) -> str:
+    """An ASCII character as itself, an accented letter as its LaTeX accent (é -> \\'{e})."""
+    if ch.isascii():
+        return ch
+    base, *marks = unicodedata.normalize("NFKD", ch)
+    if base.isascii() and len(marks) == 1 and marks[0] in _LATEX_ACCENTS:
+        return f"\\{_LATEX_ACCENTS[marks[0]]}{{{base}}}"
+    raise ValueError(f"no LaTeX for {ch!r} (U+{ord(ch):04X}): add it to tables.LATEX_SYMBOLS")
+
+
+def latex_table(shown: pd.DataFrame, column_format: str, caption: str, label: str, index: bool = False) -> str:
+    """``shown`` as a booktabs LaTeX ``table`` through pandas' Styler: escaped cells and headers, caption, label."""
+    styler = shown.style.format(latex_text, escape="latex", na_rep="")
+    styler = styler.format_index(latex_text, escape="latex", axis=1).format_index(latex_text, escape="latex", axis=0)
+    if not index:
+        styler = styler.hide(axis="index")
+    return styler.to_latex(column_format=column_format, hrules=True, caption=latex_text(_escape(caption)),
+                           label=label, position_float="centering")
+
+
+def _escape(text: str) -> str:
+    """LaTeX's special characters escaped as Styler's ``escape="latex"`` escapes cells (for the caption)."""
+    specials = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+    return "".join(specials.get(ch, ch) for ch in text)
 
 
 def _format_value(value: float, fmt: str) -> str:
