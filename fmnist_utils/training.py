@@ -11,6 +11,7 @@ The learning rate is the optimizer's business: the loop only tells it when an ep
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -67,8 +68,19 @@ ONE_THREAD_MAX_MACS = 64 * 2**20
 
 
 def blas_threads(network: Network, batch_size: int) -> int | None:
-    """BLAS threads for training ``network`` at ``batch_size``: 1 where its largest mini-batch matrix product has
-    fewer than ``ONE_THREAD_MAX_MACS`` multiply-adds, else None (the library's default: one per core)."""
+    """BLAS threads for training ``network`` at ``batch_size``: ``FMNIST_BLAS_THREADS`` where set (a shared machine
+    may want 1 for every network), else 1 where its largest mini-batch matrix product has fewer than
+    ``ONE_THREAD_MAX_MACS`` multiply-adds, else None (the library's default: one per core).
+
+    OpenBLAS's sums depend on its thread count in the last bits, so the count is part of what makes a run
+    reproducible: one thread gives the same run on any number of cores.
+    """
+    if os.environ.get("FMNIST_BLAS_THREADS"):
+        value = os.environ["FMNIST_BLAS_THREADS"]
+        if not value.isdigit() or int(value) < 1:
+            raise ValueError(f"FMNIST_BLAS_THREADS must be a positive whole number of threads, got {value!r}; "
+                             "unset it to let the trainer choose")
+        return int(value)
     largest = max((batch_size * d.params["W"].shape[0] * d.params["W"].shape[1] for d in network.dense_layers),
                   default=0)
     return 1 if largest < ONE_THREAD_MAX_MACS else None

@@ -183,3 +183,12 @@ def test_trainer_trains_under_its_blas_thread_count(threads):
             threads=threads).fit(x, y, 1)
     assert seen == [{1 if threads == "auto" else 2}]
     assert {info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"} == before
+
+
+def test_blas_threads_from_the_environment(monkeypatch):
+    net = build_network(784, 10, (1024, 1024), rng=np.random.default_rng(0))
+    monkeypatch.setenv("FMNIST_BLAS_THREADS", "1")
+    assert training.blas_threads(net, 128) == 1
+    monkeypatch.setenv("FMNIST_BLAS_THREADS", "two")
+    with pytest.raises(ValueError, match="FMNIST_BLAS_THREADS must be a positive whole number"):
+        training.blas_threads(net, 128)
