@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]*_*.ipynb))
 NB ?=
 
-.PHONY: report test replay test-other-blas retrain lint unit nbval bench bench-cnn bench-cnn-settings setup system-deps clean-venv
+.PHONY: report test replay test-other-blas retrain lint unit nbval bench bench-cnn bench-cnn-settings book test-book setup system-deps clean-venv
 
 setup: system-deps $(VENV)/.installed
 
@@ -70,6 +70,21 @@ bench-cnn: setup
 bench-cnn-settings: setup
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,bench]'
 	$(BIN)/python benchmarks/cnn_settings.py
+
+## The series as a static HTML site in _build/book/html (Sphinx + myst-nb, docs/build_book.py): the notebooks as
+## committed, with their stored outputs (never executed), a figure and table index, the references. Offline.
+BOOK_INSTALLED := $(VENV)/.installed-book
+book: setup $(BOOK_INSTALLED)
+	$(BIN)/python docs/build_book.py _build/book
+
+## The site's test: tests/test_book.py builds it into a temporary folder and checks its pages and links (plain
+## `pytest tests` skips those tests where the book extra is not installed).
+test-book: setup $(BOOK_INSTALLED)
+	$(BIN)/python -m pytest tests/test_book.py
+
+$(BOOK_INSTALLED): $(VENV)/.installed
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,book]'
+	@touch $@
 
 clean-venv:
 	rm -rf $(VENV)
