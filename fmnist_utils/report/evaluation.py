@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .claims import welch_test
+
 
 def _check(y: np.ndarray, proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     y, proba = np.asarray(y), np.asarray(proba, dtype=np.float64)
@@ -67,5 +69,6 @@ def mcnemar_test(y: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray) -> dict:
 
 
 def welch_p(runs_a: Sequence[dict], runs_b: Sequence[dict], metric: str) -> float:
-    """Two-sided p-value of Welch's t-test (unequal variances) between ``metric`` of two groups of runs."""
-    return float(stats.ttest_ind([r[metric] for r in runs_a], [r[metric] for r in runs_b], equal_var=False).pvalue)
+    """Two-sided p-value of Welch's t-test (unequal variances) between ``metric`` of two groups of runs: the claims
+    engine's ``welch_test``, so a table's p-value and a verdict agree (NaN, from constant equal samples, reads 1)."""
+    return welch_test([r[metric] for r in runs_a], [r[metric] for r in runs_b]).p_value
