@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install what a fresh Debian/Ubuntu machine lacks: python3-venv and the Fashion-MNIST data package.
+# Install what a fresh Debian/Ubuntu machine lacks: python3-venv, the Fashion-MNIST data package, and pdflatex with
+# booktabs (texlive-latex-base, texlive-latex-recommended) for the test that compiles the exported .tex tables.
 set -euo pipefail
 need=()
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
@@ -8,9 +9,11 @@ for d in "${FMNIST_DATA_DIR:-}" "$HOME/.keras/datasets/fashion-mnist" /usr/share
   [ -n "$d" ] && [ -f "$d/train-images-idx3-ubyte.gz" ] && [ -f "$d/t10k-labels-idx1-ubyte.gz" ] && have_data=1
 done
 [ "$have_data" = 1 ] || need+=(dataset-fashion-mnist)
+command -v pdflatex >/dev/null || need+=(texlive-latex-base)
+command -v kpsewhich >/dev/null && kpsewhich booktabs.sty >/dev/null || need+=(texlive-latex-recommended)
 [ ${#need[@]} -eq 0 ] && exit 0
 if ! command -v apt-get >/dev/null; then
-  echo "Not a Debian/Ubuntu machine: install ${need[*]} yourself (without the data package, the loader downloads the files)." >&2
+  echo "Not a Debian/Ubuntu machine: install ${need[*]} yourself (without the data package, the loader downloads the files; without pdflatex, the LaTeX test is skipped)." >&2
   exit 0
 fi
 sudo=""

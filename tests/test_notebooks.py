@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fmnist_utils.paths import REPO_URL
+from fmnist_utils.paths import REPO_REF, REPO_URL, colab_badge, colab_setup_source
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]*_*.ipynb"))  # 03_..., 03b_...
@@ -38,10 +38,19 @@ def test_notebooks_exist_and_are_numbered():
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
-def test_setup_cell_installs_from_repo_url(nb):
-    first_code = next(c for c in cells(nb) if c["cell_type"] == "code")
-    source = "".join(first_code["source"])
-    assert "google.colab" in source and f'"{REPO_URL}"' in source
+def test_colab_badge_and_setup_cell_come_from_repo_url(nb):
+    """The badge (first cell) and the setup cell (first code cell) are written from ``fmnist_utils.paths``, where
+    the address and its tag live once: ``python scripts/colab_cells.py`` rewrites them."""
+    first, first_code = cells(nb)[0], next(c for c in cells(nb) if c["cell_type"] == "code")
+    assert "".join(first["source"]) == colab_badge(nb.stem), "run scripts/colab_cells.py"
+    assert "".join(first_code["source"]) == colab_setup_source(), "run scripts/colab_cells.py"
+    assert f"-b {REPO_REF} {REPO_URL} " in colab_setup_source()
+
+
+def test_no_notebook_or_script_mentions_scikeras():
+    """scikeras was never imported; the Colab setup no longer installs it."""
+    sources = [*NOTEBOOKS, *(ROOT / "scripts").glob("*"), ROOT / "pyproject.toml", ROOT / "constraints.txt"]
+    assert not [p.name for p in sources if p.is_file() and "scikeras" in p.read_text().lower()]
 
 
 @pytest.mark.parametrize("number", sorted({nb.name[:2] for nb in NOTEBOOKS}))
@@ -68,10 +77,11 @@ def test_committed_executed_without_errors(nb):
 def test_readme_colab_links_use_repo_url_and_existing_notebooks():
     readme = (ROOT / "README.md").read_text()
     slug = REPO_URL.removeprefix("https://github.com/")
-    links = re.findall(r"https://colab\.research\.google\.com/github/([^)]+)/blob/main/notebooks/([\w.]+)", readme)
+    links = re.findall(r"https://colab\.research\.google\.com/github/([^)]+)/blob/([^/]+)/notebooks/([\w.]+)", readme)
     assert links, "README has no Colab links"
-    assert {repo for repo, _ in links} == {slug}
-    assert {name for _, name in links} == {nb.name for nb in NOTEBOOKS}
+    assert {repo for repo, _, _ in links} == {slug}
+    assert {ref for _, ref, _ in links} <= {REPO_REF, "main"}
+    assert {name for _, _, name in links} == {nb.name for nb in NOTEBOOKS}
 
 
 def test_every_numeric_inventory_row_has_a_summary_row():

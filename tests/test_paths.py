@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from fmnist_utils import paths
 from fmnist_utils.paths import REPO_ROOT, atomic_write, figures_dir, results_dir, staged_write
 
 
@@ -41,3 +42,20 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary_one(tmp_path):
 def test_staged_write_returns_a_shared_readable_temporary_file(tmp_path):
     tmp = staged_write(tmp_path / "sub" / "run.json", lambda t: Path(t).write_text("{}"))
     assert Path(tmp).parent == tmp_path / "sub" and Path(tmp).stat().st_mode & 0o777 == 0o644
+
+
+def test_check_versions_names_the_package_and_the_remedy():
+    paths.check_versions()  # the installed versions are new enough
+    with pytest.raises(ImportError, match=r'keras >= 99\.1 is needed, found 3.*pip install -U "keras>=99\.1"'):
+        paths.check_versions({"keras": "99.1"})
+    with pytest.raises(ImportError, match="no-such-package >= 1 is needed, found none"):
+        paths.check_versions({"no-such-package": "1"})
+    assert paths._version_tuple("1.10.0rc1") > paths._version_tuple("1.9")
+
+
+def test_colab_cells_clone_the_pinned_tag_and_open_the_notebook_there():
+    setup = paths.colab_setup_source()
+    assert f"!git clone -q --depth 1 -b {paths.REPO_REF} {paths.REPO_URL} {paths.COLAB_CLONE}" in setup
+    assert setup.count("github.com") == 1 and "check_versions()" in setup
+    badge = paths.colab_badge("01_data_exploration")
+    assert f"/blob/{paths.REPO_REF}/notebooks/01_data_exploration.ipynb" in badge and "Open In Colab" in badge

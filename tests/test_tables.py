@@ -104,3 +104,49 @@ def test_mflops_per_image_and_seconds_per_epoch():
     assert tables.mflops_per_image(COST_RUNS["[100]"][0]) == 0.16  # 158,800 FLOPs
     assert tables.seconds_per_epoch(COST_RUNS["softmax"]) == 2.5  # median of 7 epochs, the 40 s outlier ignored
     assert tables.seconds_per_epoch(COST_RUNS["[100]"]) == 0.1  # 0.05 s, to 0.1 s
+
+
+def test_save_table_splits_mean_and_std_into_numeric_csv_columns(figures_in_tmp):
+    df = pd.DataFrame({"model": ["a", "b", "c"], "ours": [tables.mean_std([0.8, 0.9]), tables.mean_std([0.8]), ""]})
+    csv = tables.save_table(df, "nb", "ms")
+    saved = pd.read_csv(csv)
+    assert saved.columns.tolist() == ["model", "ours mean", "ours std"]
+    assert saved["ours mean"].tolist()[:2] == [0.85, 0.8] and saved["ours std"].isna().tolist() == [False, True, True]
+    assert "0.8500 ± 0.0707" in (figures_in_tmp / "nb" / "ms.md").read_text()
+    assert "0.8500 $\\pm$ 0.0707" in (figures_in_tmp / "nb" / "ms.tex").read_text()
+
+
+def test_save_table_keeps_a_column_of_other_text_whole(figures_in_tmp):
+    df = pd.DataFrame({"ours": ["0.8500 ± 0.0707", "diverged (epoch 2)"]})
+    assert tables.save_table(df, "nb", "mixed").read_text().splitlines()[0] == "ours"
+
+
+def test_save_table_writes_latex_pdflatex_takes_with_caption_and_label(figures_in_tmp):
+    df = pd.DataFrame({"[blocks, filters]": ["[3, 128]", "a_b 50% & #1 $"], "λ ≤ 2": ["× → ±", "Nøkland é"]})
+    tables.save_table(df, "nb", "odd_name")
+    tex = (figures_in_tmp / "nb" / "odd_name.tex").read_text()
+    assert "\\toprule\n{[}blocks, filters] & $\\lambda$ $\\leq$ 2 \\\\\n\\midrule\n{[}3, 128] &" in tex
+    assert "a\\_b 50\\% \\& \\#1 \\$ & N\\o{}kland \\'{e}" in tex and "$\\times$ $\\rightarrow$ $\\pm$" in tex
+    assert "\\caption{odd name}" in tex and "\\label{tab:nb:odd_name}" in tex and "\\bottomrule" in tex
+    assert tex.isascii()
+    tables.save_table(df, "nb", "captioned", caption="Odd: 50% of λ")
+    assert "\\caption{Odd: 50\\% of $\\lambda$}" in (figures_in_tmp / "nb" / "captioned.tex").read_text()
+
+
+def test_save_table_flattens_a_multiindex_header(figures_in_tmp):
+    df = pd.DataFrame([[0.9, 0.8]], columns=pd.MultiIndex.from_tuples([("CNN", "recall"), ("MLP", "recall")]))
+    csv = tables.save_table(df, "nb", "flat")
+    assert csv.read_text().splitlines() == ["CNN / recall,MLP / recall", "0.9,0.8"]  # trimmed decimals
+
+
+def test_latex_text_refuses_a_character_it_cannot_write():
+    with pytest.raises(ValueError, match="U\\+263A"):
+        tables.latex_text("☺")
+
+
+def test_save_table_is_byte_reproducible(figures_in_tmp):
+    df = pd.DataFrame({"model": ["a"], "ours": [tables.mean_std([0.8, 0.9])]})
+    tables.save_table(df, "nb", "again")
+    first = {p.name: p.read_bytes() for p in (figures_in_tmp / "nb").iterdir()}
+    tables.save_table(df, "nb", "again")
+    assert first == {p.name: p.read_bytes() for p in (figures_in_tmp / "nb").iterdir()}
