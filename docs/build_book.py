@@ -10,7 +10,9 @@ The sources are staged into ``<out>/src`` first, so nothing is written into ``do
   outputs so that the caption belongs to the image alone; the committed notebooks are left as they are;
 - ``figures/*/`` (PNGs, PDFs and tables) and the generated pages ``notebook_list.md`` (the landing page's list)
   and ``figures.md`` (every exported figure as a thumbnail, every table with its files);
-- MathJax 2 from the ``jupyter-server-mathjax`` package, so that the formulas render without a network.
+- MathJax 3 (``tex-svg.js`` and the TeX extensions it loads) from the ``django-static-mathjax`` package, which
+  holds MathJax's own files and needs no Django, so that the formulas render without a network; SVG output needs
+  no web fonts, which browsers refuse to load from ``file://`` pages.
 
 Then ``sphinx-build -b html <out>/src <out>/html``. ``python docs/build_book.py [OUT]``; OUT defaults to
 ``_build/book``.
@@ -37,6 +39,7 @@ DOC_SOURCES = ("conf.py", "index.md", "references.md", "references.bib", "_stati
 TABLE_SUFFIXES = (".csv", ".md", ".tex")
 THUMB_WIDTH = "260px"
 CONTINUED = "# the outputs of the cell above, continued"
+MATHJAX_PARTS = ("input", "ui", "a11y")  # what tex-svg.js loads on demand (TeX extensions, the menu, assistive MML)
 
 _SAVE_FIGURE = re.compile(r'save_figure\(\s*\w+\s*,\s*\w+\s*,\s*"([^"]+)"')
 _SAVE_TABLE = re.compile(r'save_table\(\s*[^,]+,\s*\w+\s*,\s*"([^"]+)"')
@@ -174,9 +177,9 @@ def _figure_entry(folder: str, png: Path, info: NotebookInfo | None) -> list[str
     name = png.stem
     caption = (info.figure_captions.get(name) if info else None) or name
     if info and name in info.figure_labels:
-        where = f"{{ref}}`{folder} <{info.figure_labels[name]}>`"
+        where = f"{{ref}}`notebook {folder} <{info.figure_labels[name]}>`"
     elif info:
-        where = _notebook_link(folder)
+        where = f"notebook {_notebook_link(folder)}"
     else:
         where = f"`{folder}`"
     files = [f"{{download}}`PNG <figures/{folder}/{png.name}>`"]
@@ -186,7 +189,7 @@ def _figure_entry(folder: str, png: Path, info: NotebookInfo | None) -> list[str
     return [
         f"```{{figure}} figures/{folder}/{png.name}",
         f":width: {THUMB_WIDTH}",
-        ":class: fmnist-thumb",
+        ":figclass: fmnist-thumb",
         "",
         f"**`{name}`**: {_sentence(caption)} In {where}; {', '.join(files)}.",
         "```",
@@ -260,18 +263,22 @@ def stage(out: Path) -> Path:
     (src / "figures.md").write_text(figures_page(infos))
     mathjax = _mathjax_dir()
     if mathjax is not None:
-        shutil.copytree(mathjax, src / "_static" / "mathjax")
+        dest = src / "_static" / "mathjax"
+        dest.mkdir(parents=True)
+        shutil.copy2(mathjax / "tex-svg.js", dest)
+        for part in MATHJAX_PARTS:
+            shutil.copytree(mathjax / part, dest / part)
     return src
 
 
 def _mathjax_dir() -> Path | None:
-    """MathJax 2 as the ``jupyter-server-mathjax`` package ships it, or None where it is not installed."""
+    """MathJax 3's ``es5`` folder as the ``django-static-mathjax`` package ships it, or None without it."""
     try:
-        import jupyter_server_mathjax
+        import mathjax
     except ImportError:
         return None
-    static = Path(jupyter_server_mathjax.__file__).parent / "static"
-    return static if (static / "MathJax.js").exists() else None
+    es5 = Path(mathjax.__file__).parent / "static" / "mathjax" / "es5"
+    return es5 if (es5 / "tex-svg.js").exists() else None
 
 
 def build(out: Path = DEFAULT_OUT, quiet: bool = False) -> Path:
@@ -284,6 +291,9 @@ def build(out: Path = DEFAULT_OUT, quiet: bool = False) -> Path:
 
     src = stage(out)
     html = out / "html"
+    for stale in (html, out / "jupyter_execute"):  # a fresh site: nothing left from an earlier build
+        if stale.exists():
+            shutil.rmtree(stale)
     version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
     args = ["-b", "html", "-W", "--keep-going", "-E", "-D", f"release={version}", "-D", f"version={version}",
             str(src), str(html)]

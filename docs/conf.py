@@ -41,13 +41,7 @@ html_last_updated_fmt = None
 html_show_sourcelink = False
 html_copy_source = False
 
-# MathJax 2, copied into _static/mathjax by build_book.py from jupyter-server-mathjax (no CDN).
-mathjax_path = "mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full"
-mathjax2_config = {
-    "tex2jax": {
-        "inlineMath": [["\\(", "\\)"]],
-        "displayMath": [["\\[", "\\]"]],
-        "processRefs": False,
-        "processEnvironments": False,
-    }
-}
+# MathJax 3 with SVG output (no web fonts, so it also typesets from file://), copied into _static/mathjax by
+# build_book.py from the django-static-mathjax package (MathJax's own files; no CDN). myst-parser sets
+# mathjax3_config's processHtmlClass for its math.
+mathjax_path = "mathjax/tex-svg.js"

@@ -146,7 +146,7 @@ def test_the_figure_index_lists_every_png_and_table(tmp_path: Path) -> None:
     info = build_book.NotebookInfo("09_test", "09 · Test", "", {"a": "Section A"}, {"a": "fig-09_test-a"}, {})
     page = build_book.figures_page([info], tmp_path)
     assert "```{figure} figures/09_test/a.png" in page and "Section A" in page
-    assert "{ref}`09_test <fig-09_test-a>`" in page and "{download}`PDF <figures/09_test/a.pdf>`" in page
+    assert "{ref}`notebook 09_test <fig-09_test-a>`" in page and "{download}`PDF <figures/09_test/a.pdf>`" in page
     assert "{download}`tex <figures/09_test/t.tex>`" in page and "`u`" in page
 
 
@@ -190,7 +190,8 @@ def test_the_index_pages_exist_and_link_every_notebook(site: Path) -> None:
 
 def test_the_figure_index_shows_every_exported_png(site: Path) -> None:
     page = (site / "figures.html").read_text()
-    shown = {Path(unquote(src)).name for src in re.findall(r'<img[^>]*class="fmnist-thumb"[^>]*src="([^"]+)"', page)}
+    thumbs = re.findall(r'<figure class="[^"]*fmnist-thumb[^"]*"[^>]*>\s*(?:<a[^>]*>)?\s*<img[^>]*src="([^"]+)"', page)
+    shown = {Path(unquote(src)).name for src in thumbs}
     assert FIGURE_PNGS
     missing = [f"{png.parent.name}/{png.name}" for png in FIGURE_PNGS if png.name not in shown]
     assert not missing, f"not shown in the figure index: {missing}"
