@@ -145,6 +145,8 @@ def test_matches_and_metric_values():
     assert cl.metric_value(record, "epochs_to:0.8") == 2
     assert cl.metric_value({"status": "diverged"}, "diverged") == 1.0
     assert cl.metric_value({"status": "diverged"}, "val_accuracy") is None
+    assert cl.metric_value({**record, "train_accuracy": 0.95}, "train_val_gap") == pytest.approx(0.15)
+    assert cl.metric_value(record, "train_val_gap") is None
 
 
 def test_verdict_counts_count_each_claim_once():

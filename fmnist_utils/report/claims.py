@@ -268,12 +268,16 @@ def matches(config: dict, conditions: dict) -> bool:
 def metric_value(record: dict, metric: str) -> float | None:
     """A run's value of ``metric``: a stored number (``val_accuracy``, ``epochs``...), ``best_val_epoch``,
     ``<curve>@<epoch>`` (e.g. ``val_accuracy@75``), ``epochs_to:<level>`` (first epoch with validation accuracy
-    at ``level``), ``min:<dotted list>``/``max:<dotted list>``, or ``diverged`` (1 or 0; the only metric of a
+    at ``level``), ``min:<dotted list>``/``max:<dotted list>``, ``train_val_gap`` (training minus validation
+    accuracy of the weights kept: how far apart the curves end), or ``diverged`` (1 or 0; the only metric of a
     diverged run). None where the run has no such value."""
     if metric == "diverged":
         return float(record.get("status") == "diverged")
     if record.get("status") != "ok":
         return None
+    if metric == "train_val_gap":
+        train, val = record.get("train_accuracy"), record.get("val_accuracy")
+        return None if train is None or val is None else float(train - val)
     history = record.get("history", {})
     if metric == "best_val_epoch":
         return float(np.argmax(history["val_accuracy"]) + 1) if history.get("val_accuracy") else None
