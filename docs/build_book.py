@@ -6,7 +6,8 @@ The sources are staged into ``<out>/src`` first, so nothing is written into ``do
 - every ``notebooks/*.ipynb`` with its stored outputs, a badge image from the network (the "Open in Colab" badge)
   as a plain link, so that the site loads nothing from outside; a code cell that saves exactly one figure
   (``save_figure(fig, NB, "name")``) and shows exactly one image gets that image as a captioned, labelled figure
-  (the caption is the section heading above the cell and the export's name), split off from the cell's other
+  (the caption is the cell's own ``mystnb.figure.caption`` metadata where the notebook gives one, else the section
+  heading above the cell and the export's name), split off from the cell's other
   outputs so that the caption belongs to the image alone; the committed notebooks are left as they are;
 - ``figures/*/`` (PNGs, PDFs and tables) and the generated pages ``notebook_list.md`` (the landing page's list)
   and ``figures.md`` (every exported figure as a thumbnail, every table with its files);
@@ -144,9 +145,13 @@ def stage_notebook(path: Path, dest: Path) -> NotebookInfo:
             info.figure_captions[name] = section
         images = [i for i, o in enumerate(cell.get("outputs", [])) if _is_image(o)]
         if len(names) == 1 and len(images) == 1:
-            label = figure_label(path.stem, names[0])
+            own = ((cell.get("metadata") or {}).get("mystnb") or {}).get("figure") or {}  # a caption in the notebook
+            caption = own.get("caption") or f"{section} (exported as `{names[0]}.png`)"
+            label = str(own.get("name") or figure_label(path.stem, names[0])).lower()
             info.figure_labels[names[0]] = label
-            cells.extend(_split_cell(cell, images[0], f"{section} (exported as `{names[0]}.png`)", label))
+            if own.get("caption"):
+                info.figure_captions[names[0]] = own["caption"]
+            cells.extend(_split_cell(cell, images[0], caption, label))
         else:
             cells.append(cell)
     nb["cells"] = cells
