@@ -3,10 +3,11 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+BOOK_INSTALLED := $(VENV)/.installed-book
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]*_*.ipynb))
 NB ?=
 
-.PHONY: report test replay test-other-blas retrain lint unit nbval bench bench-cnn bench-cnn-settings book test-book setup system-deps clean-venv
+.PHONY: report test replay test-other-blas retrain lint unit nbval bench bench-threads bench-cnn bench-cnn-settings book test-book setup system-deps clean-venv
 
 setup: system-deps $(VENV)/.installed
 
@@ -28,7 +29,7 @@ retrain: setup
 	FMNIST_RETRAIN=1 $(BIN)/python scripts/run_notebooks.py $(if $(NB),notebooks/$(NB).ipynb,$(NOTEBOOKS))
 
 lint: setup
-	$(BIN)/ruff check fmnist_utils tests notebooks benchmarks scripts
+	$(BIN)/ruff check fmnist_utils tests notebooks benchmarks scripts docs
 
 unit: setup
 	$(BIN)/python -m pytest tests
@@ -42,8 +43,8 @@ RUN_LOG := $(VENV)/used_runs.txt
 EXPORTS := $(VENV)/exports
 # The second BLAS set-up CI replays under: another OpenBLAS kernel, one thread, no oneDNN.
 OTHER_BLAS := OPENBLAS_CORETYPE=Sandybridge OPENBLAS_NUM_THREADS=1 TF_ENABLE_ONEDNN_OPTS=0
-test: setup
-	$(BIN)/ruff check fmnist_utils tests notebooks benchmarks scripts
+test: setup $(BOOK_INSTALLED)
+	$(BIN)/ruff check fmnist_utils tests notebooks benchmarks scripts docs
 	FMNIST_CACHE_ONLY=1 $(BIN)/python -m pytest tests
 	@$(MAKE) --no-print-directory replay
 
@@ -58,9 +59,17 @@ replay: setup
 test-other-blas: setup
 	@$(OTHER_BLAS) $(MAKE) --no-print-directory replay
 
-## Speed of the NumPy MLP against Keras on this machine (not part of CI).
+## Speed of the NumPy MLP against PyTorch and Keras, idle and with one core busy (installs the bench extra; not
+## part of CI), into results/benchmarks/mlp_speed.csv.
 bench: setup
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,bench]'
 	$(BIN)/python benchmarks/mlp_speed.py | tee results/benchmarks/mlp_speed.txt
+
+## The NumPy MLP's epoch at 1 and 2 BLAS threads per network and batch, idle and busy, and notebook 03's best MLP
+## against the code of BEFORE (a commit), into results/benchmarks/blas_threads.csv (not part of CI).
+BEFORE ?=
+bench-threads: setup
+	$(BIN)/python benchmarks/blas_threads.py $(if $(BEFORE),--before $(BEFORE),)
 
 ## Seconds per epoch of the reports' CNNs on this machine, to plan CNN budgets (not part of CI).
 bench-cnn: setup
@@ -73,7 +82,6 @@ bench-cnn-settings: setup
 
 ## The series as a static HTML site in _build/book/html (Sphinx + myst-nb, docs/build_book.py): the notebooks as
 ## committed, with their stored outputs (never executed), a figure and table index, the references. Offline.
-BOOK_INSTALLED := $(VENV)/.installed-book
 book: setup $(BOOK_INSTALLED)
 	$(BIN)/python docs/build_book.py _build/book
 
