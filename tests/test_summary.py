@@ -106,9 +106,10 @@ def test_comparison_table_ids_per_setting(tmp_path, monkeypatch):
 
 
 def test_readme_headline_is_rewritten_between_markers_only(tmp_path):
-    rows = [summary.summary_row(i, w, "test", 0.9, [0.91, 0.93]) for i, w in summary.HEADLINE_ROWS]
+    rows = [summary.summary_row(i, w, "test", 0.9 + k / 100, [0.91, 0.93])
+            for k, (i, w, _) in enumerate(summary.HEADLINE_ROWS)]
     table = pd.DataFrame(rows)
-    best = pd.DataFrame({"model": ["CNN"], "test acc": [0.9412]})
+    best = pd.DataFrame({"model": ["NumPy MLP", "CNN"], "test acc": [0.9073, 0.9412], "training minutes": [50.2, 41]})
     claims = pd.DataFrame({"claim_id": ["000.A", "000.B", "001.C"], "inventory_id": ["000.T1", "000.T1", "001.L2"],
                            "claim": ["deeper is better", "tanh is worst", "L2 helps"],
                            "test": ["Welch's t-test over seeds"] * 3, "p_value": [0.001, 0.5, 0.0123],
@@ -117,8 +118,12 @@ def test_readme_headline_is_rewritten_between_markers_only(tmp_path):
     readme.write_text(f"intro\n{summary.README_START}\nold\n{summary.README_END}\nrest\n")
     summary.write_readme_headline(table, best, claims, readme)
     text = readme.read_text()
-    assert text.startswith("intro\n<!-- headline:start -->\n|") and text.endswith("<!-- headline:end -->\nrest\n")
-    assert "0.9200 ± 0.0141" in text and "our best CNN (chosen on validation)" in text and "0.9412" in text
+    assert text.startswith("intro\n<!-- headline:start -->\nChosen on validation")
+    assert text.endswith("<!-- headline:end -->\nrest\n")
+    assert "0.9200 ± 0.0141" in text and "| 004: final CNN (5 fold models)" in text
+    assert ("our best NumPy MLP reaches **0.9073** test accuracy after 50.2 minutes of training on the 2-core CPU "
+            "(the reports' best MLP: 0.9100, report 004)") in text
+    assert "our best CNN reaches **0.9412** test accuracy after 41 minutes" in text and "0.9400, report 004" in text
     assert "1 holds, 1 contradicted, 1 inconclusive, 0 not tested" in text
     assert "- 001.C (001.L2): L2 helps (Welch's t-test over seeds, p = 0.012)" in text and "tanh is worst" not in text
     readme.write_text("no markers")
@@ -130,8 +135,9 @@ def test_readme_headline_is_left_alone_when_exports_go_elsewhere(tmp_path, monke
     """Under make test the notebooks export into a temporary folder and must not rewrite the committed README."""
     monkeypatch.setenv("FMNIST_FIGURES_DIR", str(tmp_path))
     monkeypatch.setattr(summary, "atomic_write", lambda *a: pytest.fail(f"wrote {a[0]}"))
-    rows = [summary.summary_row(i, w, "test", 0.9, [0.91, 0.93]) for i, w in summary.HEADLINE_ROWS]
-    summary.write_readme_headline(pd.DataFrame(rows), pd.DataFrame({"model": ["CNN"], "test acc": [0.5]}),
+    rows = [summary.summary_row(i, w, "test", 0.9, [0.91, 0.93]) for i, w, _ in summary.HEADLINE_ROWS]
+    summary.write_readme_headline(pd.DataFrame(rows), pd.DataFrame({"model": ["NumPy MLP", "CNN"],
+                                                                     "test acc": [0.5, 0.5]}),
                                   pd.DataFrame({"claim_id": [], "verdict": []}))
 
 

@@ -136,35 +136,52 @@ def series_summary(inventory: pd.DataFrame | None = None, figures: Path | None =
 
 
 #: The summary rows the README's headline table shows: (inventory id, start of ``what``).
-HEADLINE_ROWS = [("001.FINAL", "test acc"), ("004.MLPFINAL", "test acc"), ("000.CNN", "model: tuned"),
-                 ("001.CNN", "model"), ("004.CNNFINAL", "test acc")]
+#: (inventory id, start of the summary row's ``what``, short label) of the README's table of the reports' finals.
+HEADLINE_ROWS = [("001.FINAL", "test acc", "001: final MLP (from scratch)"),
+                 ("004.MLPFINAL", "test acc", "004: final Keras MLP"),
+                 ("000.CNN", "model: tuned", "000: tuned CNN"),
+                 ("001.CNN", "model", "001: deep CNN"),
+                 ("004.CNNFINAL", "test acc", "004: final CNN (5 fold models)")]
 README_START, README_END = "<!-- headline:start -->", "<!-- headline:end -->"
 
 
+def _headline_sentence(rows: list[dict], best_models: pd.DataFrame) -> str:
+    """Our best NumPy MLP and best CNN (test accuracy, training minutes) against the reports' best of each kind."""
+    best = best_models.set_index("model")
+    parts = []
+    for family, ours in (("MLP", "NumPy MLP"), ("CNN", "CNN")):
+        reported = max((r for r in rows if ("CNN" in r["row"]) == (family == "CNN")), key=lambda r: r["report"])
+        minutes = best.loc[ours, "training minutes"] if "training minutes" in best else float("nan")
+        parts.append(f"our best {ours} reaches **{best.loc[ours, 'test acc']:.4f}** test accuracy"
+                     + (f" after {minutes:g} minutes of training on the 2-core CPU" if pd.notna(minutes) else "")
+                     + f" (the reports' best {family}: {reported['report']:.4f}, report {reported['row'][:3]})")
+    return "Chosen on validation and tested once, " + "; ".join(parts) + "."
+
+
 def readme_headline(summary: pd.DataFrame, best_models: pd.DataFrame, claims: pd.DataFrame) -> str:
-    """The README's headline table (Markdown): the reports' best test accuracies beside ours, and our best
-    model of each family, from the series summary and notebook 05's ``best_models`` table; then the claims
-    engine's verdict counts and the contradicted claims, from ``claims`` (``claims.evaluate_claims``'s table)."""
+    """The README's headline (Markdown): a sentence on our best NumPy MLP and CNN against the reports' best, the
+    claims engine's verdict counts, then the reports' final results beside ours (from the series summary) and
+    the contradicted claims (from ``claims``, ``claims.evaluate_claims``'s table). ``best_models``: notebook 05's
+    table (``model``, ``test acc``, ``training minutes``)."""
     rows = []
-    for inventory_id, what in HEADLINE_ROWS:
+    for inventory_id, what, label in HEADLINE_ROWS:
         match = summary[(summary["inventory_id"] == inventory_id) & summary["what"].str.startswith(what)]
         if match.empty:
             raise ValueError(f"series summary has no row {inventory_id} '{what}...'")
         row = match.iloc[0]
         ours = f"{row['reproduced_mean']:.4f}" + (f" ± {row['reproduced_std']:.4f}"
                                                  if pd.notna(row["reproduced_std"]) else "")
-        rows.append({"result": f"{inventory_id}: {row['what']}", "report": f"{row['reported']:.4f}",
-                     "ours (test)": ours, "runs": int(row["n_runs"]), "budget": row["budget"]})
-    for model in best_models.rename(columns={"test acc": "test_acc"}).itertuples():
-        rows.append({"result": f"our best {model.model} (chosen on validation)", "report": "",
-                     "ours (test)": f"{model.test_acc:.4f}",
-                     "runs": 1, "budget": "see its notebook"})
+        rows.append({"row": label, "report": float(row["reported"]), "ours": ours, "runs": int(row["n_runs"]),
+                     "budget": row["budget"]})
+    table = pd.DataFrame(rows).rename(columns={"row": "report's final result", "report": "report (test)",
+                                               "ours": "ours (test)"})
     contradicted = claims[claims["verdict"] == "contradicted"]
     listed = "\n".join(f"- {c.claim_id} ({c.inventory_id}): {c.claim} ({c.test}, p = {float(c.p_value):.2g})"
-                        for c in contradicted.itertuples())
-    return (pd.DataFrame(rows).to_markdown(index=False) + "\n\nDoes each report's claim hold? The claims engine "
-            f"decides every claim once, with a named test over seeds at alpha 0.05: {verdict_counts(claims)} "
-            "(`figures/05_confusion_analysis/claims.csv`). Contradicted:\n\n" + listed)
+                       for c in contradicted.itertuples())
+    return (_headline_sentence(rows, best_models) + " Does each report's claim hold? The claims engine decides "
+            f"every claim once, with a named test over seeds at alpha 0.05: **{verdict_counts(claims)}** "
+            "(`figures/05_confusion_analysis/claims.csv`).\n\n" + table.to_markdown(index=False, floatfmt=".4f")
+            + "\n\nContradicted:\n\n" + listed)
 
 
 def write_readme_headline(summary: pd.DataFrame, best_models: pd.DataFrame, claims: pd.DataFrame,
