@@ -121,3 +121,15 @@ def test_heatmap_annotates_every_cell():
     ax = figures.plot_heatmap(pd.DataFrame([[0.8, 0.9]], index=["x"], columns=[1, 2]))
     assert [t.get_text() for t in ax.texts] == ["0.8000", "0.9000"]
     plt.close(ax.figure)
+
+
+def test_the_same_legend_on_two_panels_is_drawn_once_under_the_figure(figures_in_tmp):
+    figures.set_style()
+    fig, axes = plt.subplots(1, 2, figsize=figures.WIDE)
+    runs = {"model": [{"train_accuracy": [0.5, 0.6], "val_accuracy": [0.4, 0.5]}]}
+    for ax in axes:
+        figures.plot_learning_curves(runs, ax=ax)
+    figures.save_figure(fig, "nb", "two_panels", pdf=False)
+    assert all(ax.get_legend() is None for ax in axes) and len(fig.legends) == 1
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["train", "validation"]
+    plt.close(fig)

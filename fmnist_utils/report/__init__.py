@@ -23,6 +23,7 @@ from .figures import (
     plot_confident_mistakes,
     plot_confusion_matrices,
     plot_cv_scores,
+    plot_dots,
     plot_heatmap,
     plot_image_grid,
     plot_iteration_loss,
@@ -47,7 +48,7 @@ __all__ = ["CLASS_COLOURS", "FAMILY_COLOURS", "SINGLE", "WIDE", "WIDE_TALL", "co
            "cost_columns", "cost_row", "evaluate_claims",
            "expected_calibration_error", "formatted", "integer_epochs", "load_claims",
            "mcnemar_test", "mean_std", "mflops_per_image", "plot_accuracy_vs_minutes", "plot_confident_mistakes",
-           "plot_confusion_matrices", "plot_cv_scores", "plot_heatmap",
+           "plot_confusion_matrices", "plot_cv_scores", "plot_dots", "plot_heatmap",
            "plot_image_grid", "plot_iteration_loss", "plot_learning_curves", "record_summary", "reliability_curve",
            "save_figure", "save_table", "seconds_per_epoch", "series_summary", "set_style", "splits_table",
            "summary_row", "verdict_counts", "verdict_of", "welch_p", "write_readme_headline"]

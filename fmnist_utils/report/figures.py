@@ -74,9 +74,10 @@ def set_style() -> None:
 def save_figure(fig: mpl.figure.Figure, notebook: str, name: str, pdf: bool = True) -> Path:
     """Save ``fig`` as ``figures/<notebook>/<name>.png`` (and ``.pdf``); return the PNG path.
 
-    Titles and axis labels longer than their axes are wrapped first (``wrap_long_text``), so none widens the
-    figure past its size.
+    First the same legend on several panels becomes one under the figure (``merge_repeated_legends``), and titles
+    and axis labels longer than their axes are wrapped (``wrap_long_text``), so none widens the figure past its size.
     """
+    merge_repeated_legends(fig)
     wrap_long_text(fig)
     folder = figures_dir() / notebook
     png = folder / f"{name}.png"
@@ -84,6 +85,21 @@ def save_figure(fig: mpl.figure.Figure, notebook: str, name: str, pdf: bool = Tr
     if pdf:
         atomic_write(folder / f"{name}.pdf", lambda p: fig.savefig(p, format="pdf", metadata=PDF_METADATA))
     return png
+
+
+def merge_repeated_legends(fig: mpl.figure.Figure) -> None:
+    """Where two or more panels carry the same legend, draw it once under the figure, in as many columns as fit
+    the figure's width (constrained layout makes room for it)."""
+    legends = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+    labels = [tuple(t.get_text() for t in legend.get_texts()) for legend in legends]
+    if len(legends) < 2 or len(set(labels)) > 1 or not labels[0]:
+        return
+    handles = legends[0].legend_handles
+    for legend in legends:
+        legend.remove()
+    entry_points = 30 + 4.6 * max(len(label) for label in labels[0])  # a handle and the longest label, at 8 pt
+    columns = max(1, min(len(handles), int(fig.get_figwidth() * 72 // entry_points)))
+    fig.legend(handles, labels[0], loc="outside lower center", ncols=columns)
 
 
 def wrap_long_text(fig: mpl.figure.Figure) -> None:
@@ -151,7 +167,8 @@ def plot_learning_curves(
                if name and (len(drawn) > 1 or len(shown_splits) == 1)]
     if len(shown_splits) > 1:
         handles += [Line2D([], [], color="0.35", ls=SPLIT_STYLES[s], label=_SPLIT_NAMES[s]) for s in shown_splits]
-    ax.legend(handles=handles, ncol=2 if len(handles) > 4 else 1)
+    short = all(len(h.get_label()) <= 14 for h in handles)
+    ax.legend(handles=handles, ncol=2 if len(handles) > 4 and short else 1)
     return ax
 
 
@@ -206,9 +223,9 @@ def plot_confusion_matrices(y_true: np.ndarray, predictions: dict[str, np.ndarra
                     xticklabels=class_names, yticklabels=class_names if ax is axes[0, 0] else False, ax=ax,
                     annot_kws={"fontsize": 7.5 if k > 10 else 8})
         accuracy = np.trace(counts) / counts.sum()
-        ax.set(xlabel="predicted class", title=f"{name} (accuracy {accuracy:.4f})")
+        ax.set(xlabel="predicted class", title=f"{name} ({accuracy:.4f})")
     axes[0, 0].set_ylabel("true class")
-    fig.suptitle("Confusion matrices on the test set: % of each true class")
+    fig.suptitle("Confusion matrices on the test set: % of each true class (accuracy in brackets)")
     return fig
 
 
@@ -222,6 +239,25 @@ def plot_heatmap(table: pd.DataFrame, ax: plt.Axes | None = None, label: str = "
     sns.heatmap(table, annot=True, fmt=fmt, cmap="viridis", ax=ax, cbar_kws={"label": label})
     ax.grid(False)
     ax.tick_params(axis="y", rotation=0)
+    return ax
+
+
+def plot_dots(table: pd.DataFrame, value: str, row: str, hue: str, ax: plt.Axes | None = None) -> plt.Axes:
+    """A dot plot of ``table[value]``: one line per ``row`` (upright labels that never collide), one dot per
+    ``hue`` level in its own colour and marker, nudged apart; no bars, so no baseline to choose."""
+    ax = ax or plt.subplots()[1]
+    rows, levels = list(dict.fromkeys(table[row])), list(dict.fromkeys(table[hue]))
+    markers = "osD^v<>"
+    for j, level in enumerate(levels):
+        part = table[table[hue] == level]
+        nudge = (j - (len(levels) - 1) / 2) * 0.18
+        ax.plot(part[value], [rows.index(r) + nudge for r in part[row]], markers[j % len(markers)], color=f"C{j}",
+                label=f"{hue} {level}", markersize=5, linestyle="none")
+    ax.set_yticks(range(len(rows)), rows)
+    ax.set_ylim(len(rows) - 0.5, -0.5)
+    ax.grid(axis="y", visible=False)
+    ax.set_xlabel(value)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return ax
 
 
