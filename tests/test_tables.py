@@ -150,3 +150,11 @@ def test_save_table_is_byte_reproducible(figures_in_tmp):
     first = {p.name: p.read_bytes() for p in (figures_in_tmp / "nb").iterdir()}
     tables.save_table(df, "nb", "again")
     assert first == {p.name: p.read_bytes() for p in (figures_in_tmp / "nb").iterdir()}
+
+
+def test_convergence_columns_say_how_each_run_ended():
+    runs = {"a": [{"epochs": 18, "best_epoch": 8, "seconds": 600.0},
+                  {"epochs": 21, "best_epoch": 11, "seconds": 660.0}],
+            "b": [{"epochs": 3, "seconds": 30.0}]}
+    assert tables.convergence_columns(runs) == {"epochs (best)": ["18 (8), 21 (11)", "3 (?)"],
+                                                "minutes per run": [10.5, 0.5]}

@@ -34,6 +34,7 @@ from .figures import (
 from .summary import record_summary, series_summary, summary_row, write_readme_headline
 from .tables import (
     comparison_table,
+    convergence_columns,
     cost_columns,
     cost_row,
     formatted,
@@ -45,6 +46,7 @@ from .tables import (
 )
 
 __all__ = ["CLASS_COLOURS", "FAMILY_COLOURS", "SINGLE", "WIDE", "WIDE_TALL", "comparison_table", "confused_pairs",
+           "convergence_columns",
            "cost_columns", "cost_row", "evaluate_claims",
            "expected_calibration_error", "formatted", "integer_epochs", "load_claims",
            "mcnemar_test", "mean_std", "mflops_per_image", "plot_accuracy_vs_minutes", "plot_confident_mistakes",

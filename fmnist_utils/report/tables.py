@@ -224,6 +224,16 @@ def cost_columns(runs_by_name: dict[str, Sequence[dict]]) -> dict[str, list]:
             "s per epoch": [seconds_per_epoch(runs) for runs in runs_by_name.values()]}
 
 
+def convergence_columns(runs_by_name: dict[str, Sequence[dict]]) -> dict[str, list]:
+    """Columns saying how each name's runs ended: ``epochs (best)`` per run (``"18 (8)"``: stopped after 18 epochs,
+    the weights of epoch 8 kept) and ``minutes per run`` (mean wall-clock minutes of the whole fit, validation
+    included); ``table.assign(**convergence_columns(runs))``."""
+    return {"epochs (best)": [", ".join(f"{r['epochs']} ({r.get('best_epoch', '?')})" for r in runs)
+                              for runs in runs_by_name.values()],
+            "minutes per run": [round(float(np.mean([r["seconds"] for r in runs])) / 60, 1)
+                                for runs in runs_by_name.values()]}
+
+
 def cost_row(name: str, runs: Sequence[dict], test_accuracy: float | None = None) -> dict:
     """A row of the accuracy-against-cost table: size, FLOPs, seconds per epoch, epochs, minutes, test accuracy.
 

@@ -101,10 +101,21 @@ def doubling_filters(first: int, blocks: int) -> list[int]:
     return [first * 2**i for i in range(blocks)]
 
 
+def cnn_000_budget(*, full: bool) -> Budget:
+    """Report 000's CNNs: until val loss stops improving, with report 000's patience and no LR schedule."""
+    return converged_budget(100, full=full, lr_plateau=False)
+
+
+def cnn_base_004_budget(*, full: bool) -> Budget:
+    """Report 004's baselines: until val loss stops improving, with its callbacks scaled to ``CONVERGED_PATIENCE``
+    (the plain baseline took 76 epochs in the report, hence the higher cap)."""
+    return converged_budget(150, full=full, lr_plateau=True)
+
+
 def cnn_000_configs(*, full: bool) -> dict[str, dict[str, Any]]:
     """Report 000's CNN (two 3 x 3 convolution blocks, two dense layers of 128): untuned 32 filters, tuned 8, trained
     to convergence with Adam and report 000's patience."""
-    schedule = converged_budget(100, full=full, lr_plateau=False)
+    schedule = cnn_000_budget(full=full)
     return {f"{name}: {n} filters of 3 x 3": keras_cnn_config(0, full=full, schedule=schedule, filters=[n, n],
                                                               kernel_size=3, dense=[128, 128])
             for name, n in (("untuned", 32), ("tuned", 8))}
@@ -113,7 +124,7 @@ def cnn_000_configs(*, full: bool) -> dict[str, dict[str, Any]]:
 def cnn_base_004_configs(*, full: bool) -> dict[str, dict[str, Any]]:
     """Report 004's three 8-filter baselines (plain, + batch norm, + batch norm + dropout 0.25), trained to
     convergence with its callbacks scaled to ``CONVERGED_PATIENCE``."""
-    schedule = converged_budget(150, full=full, lr_plateau=True)
+    schedule = cnn_base_004_budget(full=full)
     extras = {"plain": {}, "+ batch norm": {"batch_norm": True},
               "+ batch norm + dropout 0.25": {"batch_norm": True, "dropout": 0.25}}
     return {name: keras_cnn_config(0, full=full, schedule=schedule, filters=[8], **extra, **REPORT_004_BLOCKS)
