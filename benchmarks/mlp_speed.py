@@ -9,7 +9,7 @@ faster setting is seen to be no worse a one. PyTorch runs at 1 and 2 threads (``
 its thread policy (``training.blas_threads``: one BLAS thread for this network) and at OpenBLAS's default 2.
 
 Needs PyTorch (``pip install torch==2.13.0``, the CPU build on this machine's disk; `make bench` installs the bench
-extra). Writes results/benchmarks/mlp_speed.csv. Run it on an otherwise idle machine.
+extra). Writes results/benchmarks/mlp_speed.csv and the README's speed table. Run it on an otherwise idle machine.
 
 Usage: python benchmarks/mlp_speed.py [EPOCHS]   (or `make bench`)
 """
@@ -30,6 +30,8 @@ import pandas as pd  # noqa: E402
 
 from fmnist_utils.data import flatten, load_fashion_mnist, scale_pixels  # noqa: E402
 from fmnist_utils.mlp import MLPClassifier  # noqa: E402
+from fmnist_utils.paths import REPO_ROOT  # noqa: E402
+from fmnist_utils.report.summary import BENCH_END, BENCH_START, bench_markdown, replace_between_markers  # noqa: E402
 
 SIZES = [784, 128, 128, 10]
 BATCH, LR = 128, 0.1
@@ -138,6 +140,7 @@ def main(epochs: int = 5) -> None:
     table["x PyTorch's best"] = (table["s_per_epoch"] / table["load"].map(torch_best)).round(2)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(OUT, index=False, lineterminator="\n")
+    replace_between_markers(REPO_ROOT / "README.md", BENCH_START, BENCH_END, bench_markdown(table))
     print(f"784-128-128-10 ReLU, SGD lr {LR}, batch {BATCH}, float32, {len(y)} images, {epochs} epochs, seeds "
           f"{list(SEEDS)}, {os.cpu_count()} CPU cores\n{table.to_string(index=False)}")
 

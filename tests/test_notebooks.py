@@ -5,6 +5,7 @@ import json
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from fmnist_utils.paths import REPO_REF, REPO_URL, colab_badge, colab_setup_source
@@ -107,6 +108,16 @@ def test_readme_headline_is_generated_from_the_series_summary_and_the_claims():
     claims = evaluate_claims()
     assert between.strip() == readme_headline(series_summary(claims=claims), best_models, claims).strip(), (
         "README's headline table is stale: run notebook 05 (make report NB=05_confusion_analysis)")
+
+
+def test_readme_speed_table_is_the_stored_benchmark():
+    from fmnist_utils.report.summary import BENCH_END, BENCH_START, bench_markdown
+
+    readme = (ROOT / "README.md").read_text()
+    between = readme.split(BENCH_START, 1)[1].split(BENCH_END, 1)[0]
+    table = pd.read_csv(ROOT / "results" / "benchmarks" / "mlp_speed.csv")
+    assert between.strip() == bench_markdown(table).strip(), (
+        "README's speed table is not results/benchmarks/mlp_speed.csv: run make bench")
 
 
 MAX_CELL_LINES = 30  # non-blank lines of a code cell: longer machinery belongs in fmnist_utils

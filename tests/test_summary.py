@@ -148,3 +148,14 @@ def test_record_summary_drops_columns_an_older_file_had(tmp_path, monkeypatch):
         tmp_path / "02_nb" / summary.ROWS_FILE, index=False)
     saved = pd.read_csv(summary.record_summary([summary.summary_row("001.B", "acc", "test", 0.9, [0.9])], "02_nb"))
     assert list(saved.columns) == summary.ROW_COLUMNS and list(saved["inventory_id"]) == ["000.A", "001.B"]
+
+
+def test_bench_markdown_puts_idle_and_busy_side_by_side():
+    table = pd.DataFrame({"framework": ["ours", "PyTorch, 1 thread"] * 2,
+                          "load": ["idle", "idle", "one core busy", "one core busy"],
+                          "s_per_epoch": [0.4, 0.8, 0.5, 1.0], "test_accuracy_mean": [0.87, 0.86, 0.87, 0.86],
+                          "test_accuracy_std": [0.01, 0.02, 0.01, 0.02], "x PyTorch's best": [0.5, 1.0, 0.5, 1.0]})
+    lines = summary.bench_markdown(table).splitlines()
+    assert "s/epoch idle" in lines[0] and "× PyTorch's best, busy" in lines[0]
+    assert [cell.strip() for cell in lines[2].strip("|").split("|")] == ["ours", "0.4", "0.5", "0.5", "0.5",
+                                                                         "0.8700 ± 0.0100"]

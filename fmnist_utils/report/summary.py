@@ -195,11 +195,36 @@ def write_readme_headline(summary: pd.DataFrame, best_models: pd.DataFrame, clai
         if figures_dir().resolve() != (REPO_ROOT / "figures").resolve():
             return
         readme = REPO_ROOT / "README.md"
-    text = readme.read_text()
-    if README_START not in text or README_END not in text:
-        raise ValueError(f"{readme} lacks the markers {README_START} and {README_END} around the headline table")
-    head, rest = text.split(README_START, 1)
-    _, tail = rest.split(README_END, 1)
-    new = f"{head}{README_START}\n{readme_headline(summary, best_models, claims)}\n{README_END}{tail}"
+    replace_between_markers(readme, README_START, README_END, readme_headline(summary, best_models, claims))
+
+
+def replace_between_markers(path: Path, start: str, end: str, block: str) -> None:
+    """Put ``block`` between the lines ``start`` and ``end`` of the file at ``path`` (atomically; only if it
+    changes); a file without both markers is an error naming them."""
+    text = path.read_text()
+    if start not in text or end not in text:
+        raise ValueError(f"{path} lacks the markers {start} and {end} around the generated text")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    new = f"{head}{start}\n{block}\n{end}{tail}"
     if new != text:
-        atomic_write(readme, lambda p: Path(p).write_text(new))
+        atomic_write(path, lambda p: Path(p).write_text(new))
+
+
+#: Markers of the README's speed table, which ``make bench`` writes from results/benchmarks/mlp_speed.csv.
+BENCH_START, BENCH_END = "<!-- bench:start -->", "<!-- bench:end -->"
+
+
+def bench_markdown(table: pd.DataFrame) -> str:
+    """The README's speed table from ``benchmarks/mlp_speed.py``'s CSV: seconds per epoch idle and busy, test
+    accuracy, and the ratio to PyTorch's best thread count under the same load."""
+    wide = table.pivot(index="framework", columns="load", values=["s_per_epoch", "x PyTorch's best"])
+    accuracy = table.groupby("framework").first()
+    rows = [{"": name, "s/epoch idle": wide.loc[name, ("s_per_epoch", "idle")],
+             "× PyTorch's best, idle": wide.loc[name, ("x PyTorch's best", "idle")],
+             "s/epoch, one core busy": wide.loc[name, ("s_per_epoch", "one core busy")],
+             "× PyTorch's best, busy": wide.loc[name, ("x PyTorch's best", "one core busy")],
+             "test acc (idle runs)": f"{accuracy.loc[name, 'test_accuracy_mean']:.4f} ± "
+                                     f"{accuracy.loc[name, 'test_accuracy_std']:.4f}"}
+            for name in table["framework"].drop_duplicates()]
+    return pd.DataFrame(rows).to_markdown(index=False, floatfmt="g")
