@@ -57,7 +57,8 @@ def test_keras_cnn_config():
 
 @pytest.mark.parametrize(("experiment", "config"), [
     ("03b_capacity_004", configs.keras_mlp_config([256], dropout=0.2, full=False)),
-    ("04_cnn_000", configs.keras_cnn_config(10, full=False, filters=[8, 8], kernel_size=3, dense=[128, 128])),
+    ("04_cnn_000", configs.cnn_000_configs(full=False)["tuned: 8 filters of 3 x 3"]),
+    ("04_cnn_base_004", configs.cnn_base_004_configs(full=False)["+ batch norm + dropout 0.25"]),
     ("04_cnn_grid_000", configs.keras_cnn_config(3, full=False, subset=True, filters=[8, 8], kernel_size=3,
                                                  dense=[128, 128])),
 ])
