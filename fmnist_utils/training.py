@@ -237,9 +237,7 @@ class Trainer:
         probabilities for the loss, or (N, views, C) with one row per view of ``augment.shift_views``.
         X_val, y_val: evaluated after each epoch (no augmentation); a non-finite validation loss is divergence.
         """
-        if self.threads is None:
-            return self._fit(X, y, epochs, X_val, y_val, soft_targets)
-        with threadpool_limits(self.threads, user_api="blas"):
+        with threadpool_limits(self.threads, user_api="blas"):  # None leaves the library's count as it is
             return self._fit(X, y, epochs, X_val, y_val, soft_targets)
 
     def _fit(self, X: np.ndarray, y: np.ndarray, epochs: int, X_val: np.ndarray | None,
