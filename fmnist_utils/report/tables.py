@@ -230,8 +230,12 @@ def convergence_columns(runs_by_name: dict[str, Sequence[dict]]) -> dict[str, li
     included); ``table.assign(**convergence_columns(runs))``."""
     return {"epochs (best)": [", ".join(f"{r['epochs']} ({r.get('best_epoch', '?')})" for r in runs)
                               for runs in runs_by_name.values()],
-            "minutes per run": [round(float(np.mean([r["seconds"] for r in runs])) / 60, 1)
-                                for runs in runs_by_name.values()]}
+            "minutes per run": [minutes_per_run(runs) for runs in runs_by_name.values()]}
+
+
+def minutes_per_run(runs: Sequence[dict]) -> float:
+    """Mean wall-clock minutes of whole runs (training, validation after each epoch, final evaluation)."""
+    return round(float(np.mean([r["seconds"] / 60 for r in runs])), 1)
 
 
 def cost_row(name: str, runs: Sequence[dict], test_accuracy: float | None = None) -> dict:
@@ -243,6 +247,6 @@ def cost_row(name: str, runs: Sequence[dict], test_accuracy: float | None = None
     return {"model": name, "parameters": runs[0]["n_parameters"], "MFLOPs per image": mflops_per_image(runs[0]),
             "s per epoch": seconds_per_epoch(runs),
             "epochs": round(float(np.mean([r["epochs"] for r in runs])), 1),
-            "training minutes": round(float(np.mean([r["seconds"] / 60 for r in runs])), 1),
+            "training minutes": minutes_per_run(runs),
             "test acc": round(float(np.mean([r["test_accuracy"] for r in runs]) if test_accuracy is None
                                     else test_accuracy), 4)}
