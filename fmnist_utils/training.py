@@ -20,6 +20,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from .augment import augment_batch
+from .nn.layers import Buffers
 from .nn.losses import softmax_cross_entropy
 from .nn.network import Network
 from .nn.optim import Optimizer
@@ -227,7 +228,7 @@ class Trainer:
         self.divergence_factor = divergence_factor
         self.callbacks = list(callbacks)
         self.threads = blas_threads(network, batch_size) if threads == "auto" else threads
-        self._xb: np.ndarray | None = None
+        self._buffers = Buffers()
 
     def fit(self, X: np.ndarray, y: np.ndarray, epochs: int, X_val: np.ndarray | None = None,
             y_val: np.ndarray | None = None, soft_targets: np.ndarray | None = None) -> bool:
@@ -296,9 +297,8 @@ class Trainer:
                soft_targets: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """The mini-batch ``idx``: its images (augmented if asked) and their targets. The images are gathered into
         an array kept from the last batch of the same size: the first Dense layer reads it until the step."""
-        if self._xb is None or self._xb.shape != (len(idx), *X.shape[1:]) or self._xb.dtype != X.dtype:
-            self._xb = np.empty((len(idx), *X.shape[1:]), X.dtype)
-        xb, views = np.take(X, idx, axis=0, out=self._xb), None
+        xb = np.take(X, idx, axis=0, out=self._buffers.get("xb", (len(idx), *X.shape[1:]), X.dtype))
+        views = None
         if self.augment_shift or self.augment_flip:
             xb, views = augment_batch(xb, self.rng, self.augment_shift, self.augment_flip, return_views=True)
         if soft_targets is None:

@@ -8,6 +8,7 @@ It knows nothing of training loops (``fmnist_utils.training``) or of scikit-lear
 from .layers import (
     ACTIVATIONS,
     BatchNorm,
+    Buffers,
     Dense,
     Dropout,
     Identity,
@@ -23,7 +24,7 @@ from .network import Network, build_network
 from .optim import SGD, Adam, Optimizer, scheduled_learning_rate
 
 __all__ = [
-    "ACTIVATIONS", "SGD", "Adam", "BatchNorm", "Dense", "Dropout", "Identity", "Layer", "LeakyReLU", "Network",
-    "Optimizer", "ReLU", "Sigmoid", "Tanh", "build_network", "init_weights", "scheduled_learning_rate", "softmax",
-    "softmax_cross_entropy",
+    "ACTIVATIONS", "SGD", "Adam", "BatchNorm", "Buffers", "Dense", "Dropout", "Identity", "Layer", "LeakyReLU",
+    "Network", "Optimizer", "ReLU", "Sigmoid", "Tanh", "build_network", "init_weights", "scheduled_learning_rate",
+    "softmax", "softmax_cross_entropy",
 ]

@@ -12,6 +12,21 @@ import math
 import numpy as np
 
 
+class Buffers:
+    """Arrays kept between calls, by key, so that the hot path allocates nothing per batch: ``get`` hands back the
+    array of the last call with that key, reallocated only when the shape or dtype asked for changes (the last,
+    smaller batch of an epoch). Its contents are whatever the caller left there."""
+
+    def __init__(self) -> None:
+        self._arrays: dict[object, np.ndarray] = {}
+
+    def get(self, key: object, shape: tuple[int, ...], dtype: np.dtype | type) -> np.ndarray:
+        array = self._arrays.get(key)
+        if array is None or array.shape != shape or array.dtype != dtype:
+            array = self._arrays[key] = np.empty(shape, dtype)
+        return array
+
+
 class Layer:
     """Base class: parameters ``params``, their gradients ``grads``, and the forward pass's ``cache``."""
 
@@ -43,14 +58,7 @@ class Dense(Layer):
         self.params = {"W": W, "b": b}
         self.input_grad = input_grad  # the first layer need not compute dx: saves a third of its backward
         self.reuse_output = reuse_output
-        self._buffers: dict[str, np.ndarray] = {}
-
-    def _buffer(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-        """A kept array of this shape and dtype, reallocated only when either changes (the last, smaller batch)."""
-        buf = self._buffers.get(name)
-        if buf is None or buf.shape != shape or buf.dtype != dtype:
-            buf = self._buffers[name] = np.empty(shape, dtype)
-        return buf
+        self._buffers = Buffers()
 
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
         W, b = self.params["W"], self.params["b"]
@@ -59,7 +67,7 @@ class Dense(Layer):
                 self.cache = x
             return x @ W + b
         self.cache = x
-        out = np.matmul(x, W, out=self._buffer("out", (len(x), W.shape[1]), np.result_type(x, W)))
+        out = np.matmul(x, W, out=self._buffers.get("out", (len(x), W.shape[1]), np.result_type(x, W)))
         out += b
         return out
 
@@ -67,11 +75,11 @@ class Dense(Layer):
         """dout: (N, M) -> dW: (D, M), db: (M,) in ``grads``; dx: (N, D), or None without ``input_grad``."""
         x, W = self.cache, self.params["W"]
         dtype = np.result_type(x, dout)
-        self.grads["W"] = np.matmul(x.T, dout, out=self._buffer("dW", W.shape, dtype))
-        self.grads["b"] = np.sum(dout, axis=0, out=self._buffer("db", self.params["b"].shape, dout.dtype))
+        self.grads["W"] = np.matmul(x.T, dout, out=self._buffers.get("dW", W.shape, dtype))
+        self.grads["b"] = np.sum(dout, axis=0, out=self._buffers.get("db", self.params["b"].shape, dout.dtype))
         if not self.input_grad:
             return None
-        return np.matmul(dout, W.T, out=self._buffer("dx", (len(dout), W.shape[0]), np.result_type(dout, W)))
+        return np.matmul(dout, W.T, out=self._buffers.get("dx", (len(dout), W.shape[0]), np.result_type(dout, W)))
 
 
 class Identity(Layer):
@@ -94,7 +102,7 @@ class ReLU(Layer):
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
         self.inplace = inplace
-        self._mask: np.ndarray | None = None
+        self._buffers = Buffers()
 
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
         if not (train and self.inplace):
@@ -102,9 +110,7 @@ class ReLU(Layer):
             if train:
                 self.cache = out > 0
             return out
-        if self._mask is None or self._mask.shape != x.shape:
-            self._mask = np.empty(x.shape, bool)
-        self.cache = np.greater(x, 0, out=self._mask)
+        self.cache = np.greater(x, 0, out=self._buffers.get("mask", x.shape, np.dtype(bool)))
         return np.maximum(x, 0, out=x)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:

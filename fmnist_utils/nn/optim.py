@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from .layers import Buffers
 from .network import Network
 
 SCHEDULES = ("constant", "step", "cosine")
@@ -70,15 +71,13 @@ class SGD(Optimizer):
         super().__init__(learning_rate_init, **schedule)
         self.momentum, self.nesterov = momentum, nesterov
         self.velocity: dict[tuple[int, str], np.ndarray] = {}
-        self._scratch: dict[tuple[int, str], np.ndarray] = {}  # lr * g of each parameter, reused every step
+        self._scratch = Buffers()  # lr * g of each parameter, reused every step
 
     def step(self, net: Network) -> None:
         for layer, name in net.parameters():
             p, g = layer.params[name], layer.grads[name]
             key = (id(layer), name)
-            lr_g = self._scratch.get(key)
-            if lr_g is None or lr_g.shape != p.shape:
-                lr_g = self._scratch[key] = np.empty_like(p)
+            lr_g = self._scratch.get(key, p.shape, p.dtype)
             np.multiply(g, p.dtype.type(self.learning_rate), out=lr_g)  # in the parameters' dtype: float32 stays
             if not self.momentum:
                 p -= lr_g
@@ -107,7 +106,7 @@ class Adam(Optimizer):
         self.t = 0
         self.m: dict[tuple[int, str], np.ndarray] = {}
         self.v: dict[tuple[int, str], np.ndarray] = {}
-        self._scratch: dict[tuple[int, str], tuple[np.ndarray, np.ndarray]] = {}  # two arrays per parameter
+        self._scratch = Buffers()  # two arrays per parameter
 
     def step(self, net: Network) -> None:
         self.t += 1
@@ -120,8 +119,8 @@ class Adam(Optimizer):
             if m is None:
                 m = self.m[key] = np.zeros_like(p)
                 self.v[key] = np.zeros_like(p)
-                self._scratch[key] = (np.empty_like(p), np.empty_like(p))
-            v, (s1, s2) = self.v[key], self._scratch[key]
+            v = self.v[key]
+            s1, s2 = (self._scratch.get((key, i), p.shape, p.dtype) for i in (1, 2))
             dtype = p.dtype.type
             m *= dtype(b1)
             m += np.multiply(g, dtype(1 - b1), out=s1)
