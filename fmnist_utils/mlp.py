@@ -39,6 +39,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
     - ``n_iter_no_change=None`` never stops early on the training loss: exactly ``max_iter`` epochs.
     - ``early_stopping_monitor``: ``"val_accuracy"`` (sklearn's choice) or ``"val_loss"``;
       the best weights are restored.
+    - ``penalty_over``: ``"batch"`` (scikit-learn's convention: ``alpha`` and ``l1`` divided by the mini-batch's
+      size) or ``"training_set"`` (divided by the number of training samples, see ``nn.Network``).
     - ``l1``, ``l2_first_layer_only``, ``dropout`` (rate after each hidden activation), ``input_dropout``
       (rate on the input pixels),
       ``batch_norm`` (after each hidden activation, before dropout, as report 002),
@@ -90,6 +92,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         "leaky_relu_slope": [Interval(Real, 0, 1, closed="left")],
         "l1": [Interval(Real, 0, None, closed="left")],
         "l2_first_layer_only": ["boolean"],
+        "penalty_over": [StrOptions({"batch", "training_set"})],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "input_dropout": [Interval(Real, 0, 1, closed="left")],
         "batch_norm": ["boolean"],
@@ -130,6 +133,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         leaky_relu_slope=0.01,
         l1=0.0,
         l2_first_layer_only=False,
+        penalty_over="batch",
         dropout=0.0,
         input_dropout=0.0,
         batch_norm=False,
@@ -166,6 +170,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         self.leaky_relu_slope = leaky_relu_slope
         self.l1 = l1
         self.l2_first_layer_only = l2_first_layer_only
+        self.penalty_over = penalty_over
         self.dropout = dropout
         self.input_dropout = input_dropout
         self.batch_norm = batch_norm
@@ -317,6 +322,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         elif stop_on_plateau and self.n_iter_no_change is not None:
             stopping = LossPlateau(self.n_iter_no_change, self.tol, self.best_loss_)
         callbacks = [ProgressBar(epochs, self.verbose)] + ([stopping] if stopping else [])
+        self.network_.penalty_samples = len(y) if self.penalty_over == "training_set" else None
         trainer = Trainer(self.network_, self.optimizer_, self._rng, self._log, batch_size=self._batch_size(len(y)),
                           shuffle=self.shuffle, augment_shift=self.augment_shift, augment_flip=self.augment_flip,
                           divergence_factor=self.divergence_factor, callbacks=callbacks)

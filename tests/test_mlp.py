@@ -231,3 +231,15 @@ def test_input_dropout_drops_pixels_in_training_only():
     assert 0.3 < (dropped == 0).mean() < 0.7
     np.testing.assert_array_equal(first.forward(X[:3]), X[:3])  # inference passes pixels unchanged
     assert clf.n_parameters_ == MLPClassifier((16,), max_iter=1, random_state=0).fit(X, y).n_parameters_
+
+
+def test_penalty_over_training_set_divides_by_its_size_not_the_batch():
+    X, y = blobs(60)
+    params = {"hidden_layer_sizes": (4,), "max_iter": 2, "batch_size": 10, "random_state": 0, "dtype": "float64"}
+    over_set = MLPClassifier(**params, alpha=6.0, penalty_over="training_set").fit(X, y)
+    per_batch = MLPClassifier(**params, alpha=6.0 * 10 / 60).fit(X, y)  # the same decay per step: 6/60 = 1/10
+    unpenalised = MLPClassifier(**params, alpha=0.0).fit(X, y)
+    np.testing.assert_allclose(over_set.coefs_[0], per_batch.coefs_[0], rtol=1e-10)
+    assert not np.allclose(over_set.coefs_[0], unpenalised.coefs_[0])
+    with pytest.raises(ValueError, match="penalty_over"):
+        MLPClassifier(penalty_over="dataset").fit(X, y)

@@ -15,7 +15,9 @@ class Network:
 
     Penalties follow scikit-learn's convention: for a mini-batch of n samples,
     ``loss = mean cross-entropy + (alpha / 2 * sum W**2 + l1 * sum |W|) / n``,
-    over all weight matrices (not biases), or only the first if ``l2_first_layer_only``.
+    over all weight matrices (not biases), or only the first if ``l2_first_layer_only``. With
+    ``penalty_samples = N`` set, n is N instead (a penalty over the whole training set of N samples, the
+    ``lambda / (2 N)`` convention of many course notes), whatever the batch size.
     """
 
     def __init__(self, layers: list[Layer], alpha: float = 0.0, l1: float = 0.0,
@@ -23,6 +25,7 @@ class Network:
         self.layers = layers
         self.alpha, self.l1 = alpha, l1
         self.l2_first_layer_only = l2_first_layer_only
+        self.penalty_samples: int | None = None
 
     @property
     def dense_layers(self) -> list[Dense]:
@@ -70,8 +73,9 @@ class Network:
         logits = self.forward(x, train=True)
         loss, dlogits = softmax_cross_entropy(logits, y)
         self.backward(dlogits)
-        self.add_penalty_grads(len(y))
-        return loss, self.penalty(len(y)), logits
+        n = self.penalty_samples or len(y)
+        self.add_penalty_grads(n)
+        return loss, self.penalty(n), logits
 
     def parameters(self) -> list[tuple[Layer, str]]:
         """(layer, parameter name) of every trainable array, in layer order."""
