@@ -4,7 +4,8 @@ Each run is stored in results/ by the runner the moment it finishes, so a queue 
 progress; rerunning the script skips every stored run. Seed by seed, so that complete seed sets land first.
 
 Usage: nohup .venv/bin/python scripts/train_cnns.py GROUP ... > train_cnns.log 2>&1 &
-GROUP: 000 (report 000's two CNNs), 004base (report 004's three 8-filter baselines).
+GROUP: 000 (report 000's two CNNs), 004base (report 004's three 8-filter baselines), 004depth (its 2 to 4-block
+CNNs).
 """
 
 from __future__ import annotations
@@ -16,9 +17,15 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from fmnist_utils.runs import run_seeds, train_keras  # noqa: E402
-from fmnist_utils.runs.configs import CNN_SEEDS, cnn_000_configs, cnn_base_004_configs  # noqa: E402
+from fmnist_utils.runs.configs import (  # noqa: E402
+    CNN_SEEDS,
+    cnn_000_configs,
+    cnn_base_004_configs,
+    cnn_depth_004_configs,
+)
 
-GROUPS = {"000": ("04_cnn_000", cnn_000_configs), "004base": ("04_cnn_base_004", cnn_base_004_configs)}
+GROUPS = {"000": ("04_cnn_000", cnn_000_configs), "004base": ("04_cnn_base_004", cnn_base_004_configs),
+          "004depth": ("04_cnn_depth_004", cnn_depth_004_configs)}
 
 
 def main(groups: list[str]) -> None:

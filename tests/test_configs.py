@@ -91,3 +91,8 @@ def test_converged_cnn_configs():
     assert base["+ batch norm + dropout 0.25"]["model"] == {
         "kind": "cnn", "filters": [8], "batch_norm": True, "dropout": 0.25, **configs.REPORT_004_BLOCKS}
     assert all(c["epochs"] == 300 for c in configs.cnn_base_004_configs(full=True).values())
+    depth = configs.cnn_depth_004_configs(full=False)
+    assert [c["model"]["filters"] for c in depth.values()] == [[8, 16], [8, 16, 32], [8, 16, 32, 64]]
+    # one block is the last baseline: the same model and schedule, so notebook 04 reuses that run
+    one_block = {**depth["2 blocks: 8-16"], "model": {**depth["2 blocks: 8-16"]["model"], "filters": [8]}}
+    assert one_block == base["+ batch norm + dropout 0.25"]

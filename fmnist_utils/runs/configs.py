@@ -129,3 +129,13 @@ def cnn_base_004_configs(*, full: bool) -> dict[str, dict[str, Any]]:
               "+ batch norm + dropout 0.25": {"batch_norm": True, "dropout": 0.25}}
     return {name: keras_cnn_config(0, full=full, schedule=schedule, filters=[8], **extra, **REPORT_004_BLOCKS)
             for name, extra in extras.items()}
+
+
+def cnn_depth_004_configs(*, full: bool) -> dict[str, dict[str, Any]]:
+    """Report 004's deeper CNNs: 2, 3 and 4 blocks of 8 filters doubling (8-16, 8-16-32, 8-16-32-64), with batch
+    norm and dropout 0.25, on the baselines' schedule. One block is the last baseline of ``cnn_base_004_configs``
+    (the same configuration), so it is not trained twice."""
+    schedule = cnn_base_004_budget(full=full)
+    return {f"{n} blocks: {'-'.join(map(str, doubling_filters(8, n)))}": keras_cnn_config(
+                0, full=full, schedule=schedule, filters=doubling_filters(8, n), batch_norm=True, dropout=0.25,
+                **REPORT_004_BLOCKS) for n in (2, 3, 4)}
