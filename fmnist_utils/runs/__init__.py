@@ -11,7 +11,13 @@ Notebooks import from here: ``from fmnist_utils.runs import run_experiment, run_
 - ``analyses``: non-training computations stored like runs (the t-SNE embedding, the perturbation curve)
 """
 
-from .analyses import embedding_2d, first_image_of_each_class, perturbation_curves, small_network
+from .analyses import (
+    embedding_2d,
+    first_image_of_each_class,
+    perturbation_curves,
+    single_weight_check,
+    small_network,
+)
 from .configs import (
     ADAM,
     AS_REPORTED,
@@ -43,6 +49,7 @@ __all__ = ["ADAM", "AS_REPORTED", "Budget", "REPORT_BUDGET", "ResultsCacheError"
            "distillation_targets", "doubling_filters", "embedding_2d", "first_epoch_reaching",
            "first_image_of_each_class", "flip_tta_helps", "grid_search_numpy_mlp", "keras_cnn_config",
            "keras_grid_search", "keras_mlp_config", "load_arrays", "load_run", "mean_metric", "metric_values",
-           "mlp_runs", "perturbation_curves", "refit_config", "run_experiment", "run_seeds", "small_network",
+           "mlp_runs", "perturbation_curves", "refit_config", "run_experiment", "run_seeds", "single_weight_check",
+           "small_network",
            "stored_runs", "stored_test_proba", "student_config", "subset_budget", "summarize", "test_accuracy",
            "train_keras", "train_numpy_mlp", "tta_scores"]

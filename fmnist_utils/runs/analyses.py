@@ -47,6 +47,20 @@ def perturbation_curves(config: dict) -> dict:
     return {"errors": errors}
 
 
+def single_weight_check(config: dict) -> dict:
+    """Report 003's Figure 3: backprop against a centered difference with a large ε for single parameters.
+
+    config: ``network`` (``small_network`` keyword arguments), ``picks`` (``[layer index, parameter name, element
+    index]`` triples) and ``eps``. Returns ``rows`` (parameter, numerical, backprop, difference, as
+    ``gradcheck.check_single_weights``) and ``differences``, their absolute differences.
+    """
+    x, y = first_image_of_each_class()
+    net = small_network(x, y, **config["network"])
+    picks = [(layer, name, tuple(element)) for layer, name, element in config["picks"]]
+    table = gradcheck.check_single_weights(net, x, y, picks, eps=config["eps"])
+    return {"rows": table.to_dict("records"), "differences": [float(d) for d in table["difference"]]}
+
+
 def embedding_2d(config: dict) -> dict:
     """PCA and t-SNE (initialised with PCA) of a stratified subset of scaled training images.
 
