@@ -158,3 +158,10 @@ def test_convergence_columns_say_how_each_run_ended():
             "b": [{"epochs": 3, "seconds": 30.0}]}
     assert tables.convergence_columns(runs) == {"epochs (best)": ["18 (8), 21 (11)", "3 (?)"],
                                                 "minutes per run": [10.5, 0.5]}
+
+
+def test_test_loss_columns_put_the_reports_loss_beside_ours_and_skip_diverged_runs():
+    runs = {"a": [{"status": "ok", "test_loss": 0.5}, {"status": "ok", "test_loss": 0.7}],
+            "b": [{"status": "ok", "test_loss": 1.25}, {"status": "diverged"}]}
+    got = tables.test_loss_columns(runs, {"a": 1.54, "b": None}, "report 003 test loss")
+    assert got == {"report 003 test loss": [1.54, ""], "ours: test loss": [tables.mean_std([0.5, 0.7], 3), "1.250"]}

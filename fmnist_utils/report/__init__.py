@@ -43,11 +43,12 @@ from .tables import (
     save_table,
     seconds_per_epoch,
     splits_table,
+    test_loss_columns,
 )
 
 __all__ = ["CLASS_COLOURS", "FAMILY_COLOURS", "SINGLE", "WIDE", "WIDE_TALL", "comparison_table", "confused_pairs",
            "convergence_columns",
-           "cost_columns", "cost_row", "evaluate_claims",
+           "cost_columns", "cost_row", "evaluate_claims", "test_loss_columns",
            "expected_calibration_error", "formatted", "integer_epochs", "load_claims",
            "mcnemar_test", "mean_std", "mflops_per_image", "plot_accuracy_vs_minutes", "plot_confident_mistakes",
            "plot_confusion_matrices", "plot_cv_scores", "plot_dots", "plot_heatmap",

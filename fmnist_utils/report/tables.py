@@ -206,6 +206,15 @@ def splits_table(runs: Sequence[dict], reported: dict[tuple[str, str], object], 
                          for split in ("train", "val", "test") for metric in ("accuracy", "loss")])
 
 
+def test_loss_columns(runs_by_name: dict[str, Sequence[dict]], reported: dict[str, float | None],
+                      report_column: str = "report test loss") -> dict[str, list]:
+    """The report's test loss beside ours (mean ± std over each name's runs, three decimals; diverged runs left
+    out); ``table.assign(**test_loss_columns(runs, reported))``. reported: name -> the report's loss, or None."""
+    return {report_column: [reported.get(name) if reported.get(name) is not None else "" for name in runs_by_name],
+            "ours: test loss": [mean_std([r["test_loss"] for r in runs if r.get("status", "ok") == "ok"], 3)
+                                for runs in runs_by_name.values()]}
+
+
 def mflops_per_image(run: dict) -> float:
     """Millions of FLOPs of one forward pass of a Keras run's model (``flops_per_image``), to two decimals."""
     return round(flops_per_image(build_model(run["config"]["model"])) / 1e6, 2)
