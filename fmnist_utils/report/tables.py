@@ -210,7 +210,7 @@ def test_loss_columns(runs_by_name: dict[str, Sequence[dict]], reported: dict[st
                       report_column: str = "report test loss") -> dict[str, list]:
     """The report's test loss beside ours (mean ± std over each name's runs, three decimals; diverged runs left
     out); ``table.assign(**test_loss_columns(runs, reported))``. reported: name -> the report's loss, or None."""
-    return {report_column: [reported.get(name) if reported.get(name) is not None else "" for name in runs_by_name],
+    return {report_column: ["" if reported.get(name) is None else reported[name] for name in runs_by_name],
             "ours: test loss": [mean_std([r["test_loss"] for r in runs if r.get("status", "ok") == "ok"], 3)
                                 for runs in runs_by_name.values()]}
 
