@@ -9,6 +9,7 @@ import pytest
 
 from fmnist_utils.report import claims as cl
 from fmnist_utils.report.summary import load_inventory
+from fmnist_utils.runs.selection import curve_fluctuation
 from fmnist_utils.runs.store import run_experiment
 
 
@@ -147,6 +148,20 @@ def test_matches_and_metric_values():
     assert cl.metric_value({"status": "diverged"}, "val_accuracy") is None
     assert cl.metric_value({**record, "train_accuracy": 0.95}, "train_val_gap") == pytest.approx(0.15)
     assert cl.metric_value(record, "train_val_gap") is None
+    # 0.7 -> 0.85 -> 0.8: 0.2 of movement, 0.1 of it net, over 2 steps
+    assert cl.metric_value(record, "fluctuation:val_accuracy") == pytest.approx(0.05)
+    assert cl.metric_value(record, "drop:val_accuracy") == pytest.approx(-0.1)
+    assert cl.metric_value(record, "fluctuation:train_loss") is None
+
+
+def test_curve_fluctuation_ignores_the_trend_and_counts_the_zigzag():
+    assert curve_fluctuation([0.5, 0.6, 0.8, 0.9]) == 0.0  # monotone, however steep
+    assert curve_fluctuation(np.linspace(1.0, 0.1, 7)) == pytest.approx(0.0)
+    zigzag = [0.8, 0.9] * 50
+    assert curve_fluctuation(zigzag) == pytest.approx(0.1 * 98 / 99)
+    assert curve_fluctuation(np.add(zigzag, np.arange(100) * 0.001)) == pytest.approx(curve_fluctuation(zigzag),
+                                                                                     rel=0.05)
+    assert np.isnan(curve_fluctuation([0.8]))
 
 
 def test_verdict_counts_count_each_claim_once():

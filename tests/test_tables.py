@@ -160,6 +160,12 @@ def test_convergence_columns_say_how_each_run_ended():
                                                 "minutes per run": [10.5, 0.5]}
 
 
+def test_fluctuation_column_measures_each_names_curves():
+    runs = {"zigzag": [{"history": {"val_accuracy": [0.8, 0.9, 0.8]}}, {"history": {"val_accuracy": [0.8, 0.9, 0.7]}}],
+            "monotone": [{"history": {"val_accuracy": [0.5, 0.7, 0.8]}}]}
+    assert tables.fluctuation_column(runs) == ["0.1000 ± 0.0000", "0.0000"]
+
+
 def test_test_loss_columns_put_the_reports_loss_beside_ours_and_skip_diverged_runs():
     runs = {"a": [{"status": "ok", "test_loss": 0.5}, {"status": "ok", "test_loss": 0.7}],
             "b": [{"status": "ok", "test_loss": 1.25}, {"status": "diverged"}]}

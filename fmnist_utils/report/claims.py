@@ -47,7 +47,7 @@ import pandas as pd
 from scipy import stats
 
 from ..paths import REPO_ROOT
-from ..runs.selection import first_epoch_reaching, stored_test_proba
+from ..runs.selection import curve_fluctuation, first_epoch_reaching, stored_test_proba
 from ..runs.store import ResultsCacheError, stored_runs
 
 #: The four verdicts, in the order the counts give them.
@@ -269,8 +269,10 @@ def metric_value(record: dict, metric: str) -> float | None:
     """A run's value of ``metric``: a stored number (``val_accuracy``, ``epochs``...), ``best_val_epoch``,
     ``<curve>@<epoch>`` (e.g. ``val_accuracy@75``), ``epochs_to:<level>`` (first epoch with validation accuracy
     at ``level``), ``min:<dotted list>``/``max:<dotted list>``, ``train_val_gap`` (training minus validation
-    accuracy of the weights kept: how far apart the curves end), or ``diverged`` (1 or 0; the only metric of a
-    diverged run). None where the run has no such value."""
+    accuracy of the weights kept: how far apart the curves end), ``fluctuation:<curve>`` (its back-and-forth
+    movement per epoch, ``curve_fluctuation``), ``drop:<curve>`` (its first epoch's value minus its last: how far
+    a loss fell), or ``diverged`` (1 or 0; the only metric of a diverged run). None where the run has no such
+    value."""
     if metric == "diverged":
         return float(record.get("status") == "diverged")
     if record.get("status") != "ok":
@@ -281,6 +283,12 @@ def metric_value(record: dict, metric: str) -> float | None:
     history = record.get("history", {})
     if metric == "best_val_epoch":
         return float(np.argmax(history["val_accuracy"]) + 1) if history.get("val_accuracy") else None
+    if metric.startswith(("fluctuation:", "drop:")):
+        kind, curve = metric.split(":", 1)
+        values = history.get(curve, [])
+        if len(values) < 2:
+            return None
+        return curve_fluctuation(values) if kind == "fluctuation" else float(values[0] - values[-1])
     if metric.startswith("epochs_to:"):
         return float(first_epoch_reaching(record, float(metric.split(":", 1)[1])))
     if "@" in metric:

@@ -14,6 +14,7 @@ from fmnist_utils.report.summary import leading_number, summary_row
 
 from ..keras.builders import build_model, flops_per_image
 from ..paths import atomic_write, figures_dir
+from ..runs.selection import curve_fluctuation
 
 #: Characters pdflatex cannot typeset as text, and the LaTeX that does.
 LATEX_SYMBOLS = {"±": r"$\pm$", "≤": r"$\leq$", "≥": r"$\geq$", "×": r"$\times$", "→": r"$\rightarrow$",
@@ -240,6 +241,12 @@ def convergence_columns(runs_by_name: dict[str, Sequence[dict]]) -> dict[str, li
     return {"epochs (best)": [", ".join(f"{r['epochs']} ({r.get('best_epoch', '?')})" for r in runs)
                               for runs in runs_by_name.values()],
             "minutes per run": [minutes_per_run(runs) for runs in runs_by_name.values()]}
+
+
+def fluctuation_column(runs_by_name: dict[str, Sequence[dict]], curve: str = "val_accuracy") -> list[str]:
+    """Each name's ``curve_fluctuation`` of its runs' ``curve`` (mean ± std): how much the curve moves back and
+    forth per epoch beyond its net change, the measure the claims engine tests "fluctuates less" with."""
+    return [mean_std([curve_fluctuation(r["history"][curve]) for r in runs]) for runs in runs_by_name.values()]
 
 
 def minutes_per_run(runs: Sequence[dict]) -> float:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +37,16 @@ def first_epoch_reaching(record: dict, level: float, metric: str = "val_accuracy
     """The first epoch (from 1) at which the run's ``history[metric]`` reaches ``level``; NaN if it never does."""
     above = np.flatnonzero(np.asarray(record["history"][metric]) >= level)
     return int(above[0]) + 1 if above.size else np.nan
+
+
+def curve_fluctuation(values: Sequence[float]) -> float:
+    """How much a per-epoch curve moves back and forth: the epoch-to-epoch movement that does not add to its net
+    change, per step, ``(sum |diff| - |sum diff|) / (len - 1)``. Zero for a monotone curve however steep; NaN
+    with fewer than two epochs. A zig-zag of amplitude ``a`` around a flat line gives about ``a``."""
+    steps = np.diff(np.asarray(values, float))
+    if steps.size == 0:
+        return float("nan")
+    return float((np.abs(steps).sum() - abs(steps.sum())) / steps.size)
 
 
 def flip_tta_helps(record: dict) -> bool:
