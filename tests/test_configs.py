@@ -1,5 +1,8 @@
 """Keras run configurations: the exact dictionaries the stored runs of notebooks 03b and 04 were trained with."""
 
+import importlib.util
+from pathlib import Path
+
 import pytest
 
 from fmnist_utils.runs import configs
@@ -61,6 +64,10 @@ def test_keras_cnn_config():
     ("04_cnn_base_004", configs.cnn_base_004_configs(full=False)["+ batch norm + dropout 0.25"]),
     ("04_cnn_grid_000", configs.keras_cnn_config(3, full=False, subset=True, filters=[8, 8], kernel_size=3,
                                                  dense=[128, 128])),
+    ("03b_optimizer_004", {**configs.keras_mlp_config([768], dropout=0.3, full=False, max_epochs=12,
+                                                      optimizer=configs.REPORT_004_OPTIMIZERS["SGD + Nesterov"])}),
+    ("03b_architecture_004", {**configs.arch_004_screen_config(full=False), "model": {
+        "kind": "mlp", "hidden": configs.ARCH_004_GRID["model.hidden"][-1], "dropout": 0.25}}),
 ])
 def test_configs_find_their_stored_runs(experiment, config):
     """The configurations hash to runs committed in results/ (seed 0): a changed dictionary would retrain."""
@@ -96,3 +103,33 @@ def test_converged_cnn_configs():
     # one block is the last baseline: the same model and schedule, so notebook 04 reuses that run
     one_block = {**depth["2 blocks: 8-16"], "model": {**depth["2 blocks: 8-16"]["model"], "filters": [8]}}
     assert one_block == base["+ batch norm + dropout 0.25"]
+
+
+def test_report_004_mlp_configs_at_its_budget():
+    opt = configs.opt_004_as_reported_configs()
+    assert list(opt) == ["Adam, batch 128", "Adam, batch 512", "Nadam, batch 256", "SGD + momentum, batch 256",
+                         "SGD + Nesterov, batch 256"]
+    assert all(c["epochs"] == 300 and c["model"] == {"kind": "mlp", "hidden": [768], "dropout": 0.3}
+               for c in opt.values())
+    assert opt["SGD + Nesterov, batch 256"]["optimizer"]["nesterov"] is True
+    # the report's pick itself (Adam, batch 256) is notebook 03b's final recipe, not trained again
+    assert configs.keras_mlp_config([768], 0.3, optimizer=configs.ADAM, batch_size=256, full=True) not in opt.values()
+    arch = configs.arch_004_as_reported_configs(([768, 768], 0.2))
+    assert list(arch) == ["768 d0.3", "512-512 d0.25", "768-768 d0.2"]
+    assert arch["512-512 d0.25"] == configs.keras_mlp_config([512, 512], 0.25, full=True)
+    assert list(configs.arch_004_as_reported_configs(([768], 0.3))) == ["768 d0.3", "512-512 d0.25"]
+    assert len(configs.ARCH_004_GRID["model.hidden"]) * len(configs.ARCH_004_GRID["model.dropout"]) == 30
+
+
+def test_train_queue_groups_name_their_runs():
+    path = Path(__file__).parents[1] / "scripts" / "train_queue.py"
+    spec = importlib.util.spec_from_file_location("train_queue", path)
+    queue = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(queue)
+    experiment, make_configs, seeds = queue.GROUPS["004arch"]
+    # report 004's two picks, then the best of notebook 03b's committed 12-epoch screen
+    assert experiment == "03b_architecture_as_reported_004" and seeds == (0, 1, 2)
+    assert list(make_configs()) == ["768 d0.3", "512-512 d0.25", "768-768 d0.2"]
+    assert queue.GROUPS["004depth"][1]() == configs.cnn_depth_004_configs(full=False)
+    with pytest.raises(SystemExit, match="unknown or no group"):
+        queue.main(["004nothing"])

@@ -30,6 +30,19 @@ CNN_SEEDS = (0, 1, 2)
 REPORT_004_BLOCKS = {"kernel_size": 3, "dense": [], "pool_padding": "same"}
 #: Images of the class-balanced part of the training split that the scaled-down CNN grids train on.
 SUBSET_IMAGES = 12000
+#: Seeds of report 004's MLP settings rerun at its budget to test its optimizer and architecture claims.
+MLP_004_SEEDS = (0, 1, 2)
+#: Report 004's optimizers. It gives no SGD learning rate: Keras's default 0.01, with momentum 0.9.
+REPORT_004_OPTIMIZERS = {"Adam": ADAM, "Nadam": {"name": "nadam", "learning_rate": 1e-3},
+                         "SGD + momentum": {"name": "sgd", "learning_rate": 0.01, "momentum": 0.9},
+                         "SGD + Nesterov": {"name": "sgd", "learning_rate": 0.01, "momentum": 0.9, "nesterov": True},
+                         "AMSGrad": {"name": "amsgrad", "learning_rate": 1e-3}}
+#: Report 004's architecture x dropout grid (its 30 Talos models).
+ARCH_004_GRID = {"model.hidden": [[256, 256], [384], [384, 256, 128], [512], [512, 256], [512, 512], [768],
+                                  [768, 768], [768, 512], [768, 512, 256]],
+                 "model.dropout": [0.2, 0.25, 0.3]}
+#: Report 004's two tied picks of that grid: hidden layers and dropout.
+ARCH_004_REPORT_PICKS = (([768], 0.3), ([512, 512], 0.25))
 
 
 class Budget(NamedTuple):
@@ -139,3 +152,31 @@ def cnn_depth_004_configs(*, full: bool) -> dict[str, dict[str, Any]]:
     return {f"{n} blocks: {'-'.join(map(str, doubling_filters(8, n)))}": keras_cnn_config(
                 0, full=full, schedule=schedule, filters=doubling_filters(8, n), batch_norm=True, dropout=0.25,
                 **REPORT_004_BLOCKS) for n in (2, 3, 4)}
+
+
+def mlp_004_label(hidden: Sequence[int], dropout: float) -> str:
+    """``"768-768 d0.2"``: a report-004 MLP as the claims table names it."""
+    return f"{'-'.join(map(str, hidden))} d{dropout:g}"
+
+
+def arch_004_screen_config(*, full: bool) -> dict[str, Any]:
+    """The base run of notebook 03b's architecture screen (one seed, 12 epochs unless ``full``)."""
+    return {**keras_mlp_config([768], full=full, max_epochs=12), "seed": 0}
+
+
+def arch_004_as_reported_configs(screen_best: tuple[Sequence[int], float]) -> dict[str, dict[str, Any]]:
+    """Report 004's two tied picks and the best network of our screen (``screen_best``: its hidden layers and
+    dropout) at the report's budget (Adam 1e-3, batch 128, up to 300 epochs, early stopping 20): the settings its
+    architecture claim compares, each to be run over ``MLP_004_SEEDS``."""
+    return {mlp_004_label(hidden, dropout): keras_mlp_config(hidden, dropout=dropout, full=True)
+            for hidden, dropout in (*ARCH_004_REPORT_PICKS, screen_best)}
+
+
+def opt_004_as_reported_configs() -> dict[str, dict[str, Any]]:
+    """[768] + dropout 0.3 at report 004's budget with every setting one step from its pick (Adam, batch 256):
+    Adam at batch 128 and 512, and Nadam, SGD + momentum and SGD + Nesterov at 256. The pick itself and AMSGrad
+    at 256 are notebook 03b's final runs (the same recipe), so they are not trained twice."""
+    settings = {"Adam, batch 128": ("Adam", 128), "Adam, batch 512": ("Adam", 512),
+                **{f"{name}, batch 256": (name, 256) for name in ("Nadam", "SGD + momentum", "SGD + Nesterov")}}
+    return {label: keras_mlp_config([768], dropout=0.3, optimizer=REPORT_004_OPTIMIZERS[name], batch_size=batch,
+                                    full=True) for label, (name, batch) in settings.items()}

@@ -90,6 +90,11 @@ def stored_test_proba(record: dict) -> tuple[np.ndarray, float, str]:
     return arrays[key].astype(np.float32), val_accuracy, name
 
 
+def best_on_validation(runs: Iterable[dict]) -> dict:
+    """The run with the highest validation accuracy, the lower validation loss breaking a tie."""
+    return max(runs, key=lambda r: (r["val_accuracy"], -r["val_loss"]))
+
+
 def best_stored_run(experiment: str, root: Path | None = None) -> dict:
     """The run of ``experiment`` with stored test probabilities that is best on validation, by the best of the
     predictors it scored. Older NumPy runs stored only the flip-averaged probabilities; where such a run is
