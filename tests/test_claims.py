@@ -107,6 +107,57 @@ def test_mcnemar_is_used_for_one_model_each(tmp_path):
                              0.01).verdict == "inconclusive"  # no labels given
 
 
+def _per_class_model(tmp_path, wrong_6=(50, 0, 30, 0, 10)):
+    """100 test images per class; the model misses 5 of each class but class 6, which it mistakes ``wrong_6``
+    times for classes 0, 1, 2, 3 and 4 and 5 times for class 9."""
+    y = np.repeat(np.arange(10), 100)
+    pred = y.copy()
+    for k in range(10):
+        if k != 6:
+            pred[k * 100:k * 100 + 5] = (k + 1) % 10
+    mistaken = np.concatenate([np.full(n, k) for k, n in enumerate(wrong_6)] + [np.full(5, 9)])
+    pred[600:600 + len(mistaken)] = mistaken
+    record = run_experiment("pc", {"seed": 0}, lambda c: {"val_accuracy": 0.9, "test_accuracy": 0.9,
+                                                         "arrays": {"test_proba": np.eye(10)[pred]}}, root=tmp_path)
+    return record, y
+
+
+def test_per_class_tests_on_made_up_counts():
+    worse = cl.fisher_exact_test(60, 100, 95, 100)
+    assert worse.p_value < 1e-6 and worse.difference == pytest.approx(-0.35)
+    assert cl.fisher_exact_test(95, 100, 95, 100).p_value == 1.0
+    assert cl.count_test(30, 5, 100).p_value < 1e-4 and cl.count_test(30, 5, 100).difference == pytest.approx(0.25)
+    assert cl.count_test(0, 0, 100).p_value == 1.0
+
+
+def test_per_class_claims_hold_contradict_or_stay_inconclusive(tmp_path):
+    record, y = _per_class_model(tmp_path)  # class 6: recall 0.05, others 0.95
+    others = "0, 1, 2, 3, 4, 5, 7, 8, 9"
+    verdict, ours = cl.judge_per_class(record, "recall", f"6 < {others}", y)
+    assert verdict.verdict == "holds" and verdict.test.startswith("Fisher") and ours.startswith("6: 0.050; 0: 0.950")
+    assert cl.judge_per_class(record, "recall", "6 > 0", y)[0].verdict == "contradicted"
+    assert cl.judge_per_class(record, "recall", "0 > 1", y)[0].verdict == "inconclusive"  # 0.95 against 0.95
+    verdict, ours = cl.judge_per_class(record, "confusions:6", "0, 2, 4 > 1, 3, 5, 7, 8, 9", y)
+    assert verdict.verdict == "inconclusive" and ours.startswith("0: 50; 2: 30; 4: 10")  # 4 (10) vs 9 (5): p > 0.05
+    assert cl.judge_per_class(record, "confusions:6", "0, 2 > 1, 3, 4, 5, 7, 8, 9", y)[0].verdict == "holds"
+    assert cl.judge_per_class(record, "confusions:6", "9 > 0", y)[0].verdict == "contradicted"
+    assert cl.judge_per_class(record, "recall:0,1,2", "> 0.85", y)[0].verdict == "holds"  # 0.95 of 100
+    assert cl.judge_per_class(record, "recall:0,1,2", "> 0.9", y)[0].verdict == "inconclusive"
+    assert cl.judge_per_class(record, "recall:0,6", "> 0.85", y)[0].verdict == "contradicted"
+    with pytest.raises(ValueError, match="per-class metric"):
+        cl.judge_per_class(record, "precision", "6 < 0", y)
+
+
+def test_a_per_class_claim_reads_its_models_stored_predictions(tmp_path):
+    _, y = _per_class_model(tmp_path)
+    claim = {"claim_id": "pc.a", "inventory_id": "000.CM", "report": "000", "claim": "6 worst", "form": "per_class",
+             "metric": "recall", "experiment": "pc", "groups": json.dumps({"model": {}}), "expected": "6 < 0, 1",
+             "reported": "", "budget_as_reported": "yes", "note": ""}
+    load = lambda experiment: cl.stored_runs(experiment, tmp_path)
+    assert cl.evaluate_claim(claim, load, y)["verdict"] == "holds"
+    assert cl.evaluate_claim(claim, load)["verdict"] == "not tested"  # no labels
+
+
 def test_still_improving():
     def run(curve, cap):
         return {"config": {"params": {"max_iter": cap}}, "history": {"val_accuracy": curve}}
@@ -198,9 +249,12 @@ def test_every_claim_parses_and_names_its_groups(table):
             continue
         groups = json.loads(claim["groups"])
         assert groups and claim["metric"] and claim["experiment"], claim["claim_id"]
-        if claim["form"] == "threshold":
+        if claim["form"] == "threshold" or claim["metric"].startswith("recall:"):
             cl.parse_threshold(claim["expected"])
             assert len(groups) == 1, claim["claim_id"]
+        elif claim["form"] == "per_class":  # its tiers are class indices of the one group's model
+            _, tiers = cl.parse_ordering(claim["expected"])
+            assert len(groups) == 1 and all(m.isdigit() for t in tiers for m in t), claim["claim_id"]
         else:
             _, tiers = cl.parse_ordering(claim["expected"])
             assert sorted(m for t in tiers for m in t) == sorted(groups), claim["claim_id"]

@@ -12,6 +12,10 @@ the runs of a grid search, ``"cv"``: a filter on the ``cv_results`` candidate wh
 - ordering / difference: ``"A > B, C > D"`` (tiers separated by ``>`` or ``<``, members of a tier by commas:
   every member of a tier against every member of the next), or ``"A ~ B"`` (equal within ``margin``);
 - threshold: ``"> 0.93"``, ``"< 100"``, ``"~ 0.9035"`` (within ``margin``) for the values of the one group;
+- per_class: the test images of one stored model (its group names one run with test probabilities): ``metric``
+  ``recall`` with an ordering of class indices (``"6 < 0, 1, 2"``: class 6's recall below the others'),
+  ``confusions:<k>`` with an ordering of the classes class k's images are mistaken for, or ``recall:<k,k,...>``
+  with a threshold that each of those classes' recall must pass;
 - description: nothing to compare (``not tested``).
 
 The verdicts (``OUTCOMES``), at ``ALPHA`` = 0.05, two-sided, with the test named in the result:
@@ -19,6 +23,8 @@ The verdicts (``OUTCOMES``), at ``ALPHA`` = 0.05, two-sided, with the test named
 - two groups of >= 3 runs: Welch's t-test over seeds (a paired t-test where both groups are the same runs);
   one run each with stored test probabilities (and ``y_test`` given): McNemar's exact test on the same images;
   one group against a value: a one-sample t-test (an exact binomial test for a 0/1 metric such as ``diverged``);
+  per class: Fisher's exact test between two classes' recalls (different images), an exact binomial test between
+  two confusion counts of one class (given their sum) or of one class's recall against a threshold;
   ``~``: two one-sided tests (TOST) against the margin;
 - an ordering holds when every adjacent pair of tiers is significant in the claimed direction, is contradicted
   when any pair it implies is significant the other way, and is otherwise inconclusive; too few runs for a test
@@ -46,6 +52,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..data import load_fashion_mnist
 from ..paths import REPO_ROOT
 from ..runs.selection import curve_fluctuation, first_epoch_reaching, stored_test_proba
 from ..runs.store import ResultsCacheError, stored_runs
@@ -62,7 +69,7 @@ LATE_SHARE = 0.2
 DEFAULT_MARGIN = 0.01
 #: Where the claims table lives (beside ``inventory.csv``).
 CLAIMS_PATH = REPO_ROOT / "claims.csv"
-FORMS = ("ordering", "difference", "threshold", "description")
+FORMS = ("ordering", "difference", "threshold", "per_class", "description")
 REQUIRED_COLUMNS = ["claim_id", "inventory_id", "report", "claim", "form", "metric", "experiment", "groups",
                     "expected", "reported", "budget_as_reported", "note"]
 RESULT_COLUMNS = ["claim_id", "inventory_id", "report", "claim", "test", "reported", "ours", "p_value",
@@ -175,6 +182,21 @@ def one_sample_test(values: Sequence[float], threshold: float) -> PairTest:
     else:
         p = _p(stats.ttest_1samp(x, threshold).pvalue)
     return PairTest("one-sample t-test", p, float(x.mean() - threshold))
+
+
+def fisher_exact_test(correct_a: int, n_a: int, correct_b: int, n_b: int) -> PairTest:
+    """Fisher's exact test (two-sided) of two proportions on different images, e.g. two classes' recalls. The
+    difference is ``correct_a / n_a - correct_b / n_b``."""
+    p = stats.fisher_exact([[correct_a, n_a - correct_a], [correct_b, n_b - correct_b]]).pvalue
+    return PairTest("Fisher's exact test on the test images", _p(p), correct_a / n_a - correct_b / n_b)
+
+
+def count_test(count_a: int, count_b: int, n: int) -> PairTest:
+    """Two cells of one multinomial sample, e.g. how often one class is mistaken for A and for B: an exact
+    binomial test of ``count_a`` among ``count_a + count_b`` at 0.5. The difference is ``(count_a - count_b) / n``."""
+    total = count_a + count_b
+    p = stats.binomtest(count_a, total, 0.5).pvalue if total else 1.0
+    return PairTest("exact binomial test of two confusion counts", float(p), (count_a - count_b) / n)
 
 
 def equivalence_test(a: Sequence[float], b: Sequence[float] | float, margin: float) -> tuple[float, float, float]:
@@ -431,6 +453,46 @@ def judge_exact(group: Group, expected: str) -> Verdict:
                    "a computation without sampling noise: no p-value")
 
 
+def judge_per_class(record: dict, metric: str, expected: str, y_test: np.ndarray) -> tuple[Verdict, str]:
+    """A per-class claim on one stored model's test predictions (see the module docstring), and what ours are."""
+    proba, _, _ = stored_test_proba(record)
+    y_true, y_pred = np.asarray(y_test), proba.argmax(1)
+    classes = np.unique(y_true)
+    n = np.array([np.sum(y_true == k) for k in classes])
+    correct = np.array([np.sum((y_true == k) & (y_pred == k)) for k in classes])
+    kind, _, arg = metric.partition(":")
+    if kind == "recall" and arg:  # a threshold for each listed class
+        op, value = parse_threshold(expected)
+        listed = [int(k) for k in arg.split(",")]
+        tests = {k: stats.binomtest(int(correct[k]), int(n[k]), value) for k in listed}
+        signs = {k: pair_direction(PairTest("", t.pvalue, correct[k] / n[k] - value)) * (1 if op == ">" else -1)
+                 for k, t in tests.items()}
+        ours = "; ".join(f"{k}: {correct[k] / n[k]:.3f}" for k in listed)
+        against = [tests[k].pvalue for k in listed if signs[k] < 0]
+        if against:
+            return Verdict("contradicted", "exact binomial test per class", min(against), ""), ours
+        p = max(t.pvalue for t in tests.values())
+        verdict = "holds" if all(v > 0 for v in signs.values()) else "inconclusive"
+        return Verdict(verdict, "exact binomial test per class", p, "" if verdict == "holds" else
+                       "not significant for every class"), ours
+    if kind == "recall":
+        values = {str(k): correct[k] / n[k] for k in classes}
+        pair = lambda a, b: fisher_exact_test(int(correct[int(a)]), int(n[int(a)]), int(correct[int(b)]),
+                                              int(n[int(b)]))
+    elif kind == "confusions":
+        row = np.array([np.sum((y_true == int(arg)) & (y_pred == k)) for k in classes])
+        values = {str(k): int(row[k]) for k in classes if k != int(arg)}
+        pair = lambda a, b: count_test(int(row[int(a)]), int(row[int(b)]), int(n[int(arg)]))
+    else:
+        raise ValueError(f"per-class metric {metric!r}: use recall, recall:<classes> or confusions:<class>")
+    _, tiers = parse_ordering(expected)
+    results = {(a, b): pair(a, b) for a, b in _pairs(tiers, adjacent_only=False)}
+    verdict, p = ordering_verdict([results[ab] for ab in _pairs(tiers, adjacent_only=True)], list(results.values()))
+    ours = "; ".join(f"{k}: {values[k]:.3f}" if kind == "recall" else f"{k}: {values[k]}"
+                     for k in re.findall(r"\d+", expected))  # in the claim's order
+    return Verdict(verdict, next(iter(results.values())).test, p, ""), ours
+
+
 def evaluate_claim(claim: dict, load: Callable[[str], list[dict]], y_test: np.ndarray | None = None) -> dict:
     """One row of ``evaluate_claims``' table for one claim (a row of the claims table as a dict)."""
     row = {k: claim.get(k, "") for k in ("claim_id", "inventory_id", "report", "claim", "reported",
@@ -445,7 +507,8 @@ def _judge(claim: dict, load: Callable[[str], list[dict]], y_test: np.ndarray | 
     if claim["form"] == "description" or not specs:
         return Verdict("not tested", "none", float("nan"), claim.get("note") or "a description: nothing to "
                        "compare"), ""
-    groups = {label: select_group(spec, claim["experiment"], claim["metric"], load) for label, spec in specs.items()}
+    selecting = "test_accuracy" if claim["form"] == "per_class" else claim["metric"]  # per class: its model's run
+    groups = {label: select_group(spec, claim["experiment"], selecting, load) for label, spec in specs.items()}
     metrics = {label: spec.get("metric", claim["metric"]) for label, spec in specs.items()}
     ours = "; ".join(describe(label, g) for label, g in groups.items())
     empty = [label for label, g in groups.items() if not g["values"]]
@@ -458,6 +521,13 @@ def _judge(claim: dict, load: Callable[[str], list[dict]], y_test: np.ndarray | 
             return Verdict("not tested", "none", float("nan"), "budget not as reported and still improving at "
                            f"the end: {named}"), ours
     margin = float(claim.get("margin") or DEFAULT_MARGIN)
+    if claim["form"] == "per_class":
+        runs = next(iter(groups.values()))["runs"]
+        if len(groups) != 1 or len(runs) != 1:
+            raise ValueError(f"claim {claim['claim_id']}: a per-class claim names one group of one run")
+        if y_test is None:
+            return Verdict("not tested", "none", float("nan"), "a per-class claim needs the test labels"), ours
+        return judge_per_class(runs[0], claim["metric"], claim["expected"], y_test)
     if claim["form"] == "threshold":
         group = next(iter(groups.values()))
         if claim.get("deterministic") == "yes":
@@ -472,9 +542,12 @@ def evaluate_claims(claims: pd.DataFrame | None = None, root: Path | None = None
                     y_test: np.ndarray | None = None) -> pd.DataFrame:
     """Every claim of the table (default ``load_claims()``) against the stored runs under ``root`` (default
     ``results/``): one row per claim, however many inventory rows show it, with ``RESULT_COLUMNS`` and the
-    ``reason`` of its verdict. ``y_test``: the test labels, for McNemar's test between single models."""
+    ``reason`` of its verdict. ``y_test``: the test labels, for McNemar's test between single models and the
+    per-class claims (default: Fashion-MNIST's, loaded where a per-class claim needs them)."""
     claims = load_claims() if claims is None else claims
     claims = claims.drop_duplicates(subset="claim_id", keep="first")
+    if y_test is None and (claims["form"] == "per_class").any():
+        y_test = load_fashion_mnist()[1][1]
     cache: dict[str, list[dict]] = {}
 
     def load(experiment: str) -> list[dict]:
