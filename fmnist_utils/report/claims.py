@@ -51,6 +51,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from scipy import stats
+from sklearn.metrics import confusion_matrix
 
 from ..data import load_fashion_mnist
 from ..paths import REPO_ROOT
@@ -456,10 +457,9 @@ def judge_exact(group: Group, expected: str) -> Verdict:
 def judge_per_class(record: dict, metric: str, expected: str, y_test: np.ndarray) -> tuple[Verdict, str]:
     """A per-class claim on one stored model's test predictions (see the module docstring), and what ours are."""
     proba, _, _ = stored_test_proba(record)
-    y_true, y_pred = np.asarray(y_test), proba.argmax(1)
-    classes = np.unique(y_true)
-    n = np.array([np.sum(y_true == k) for k in classes])
-    correct = np.array([np.sum((y_true == k) & (y_pred == k)) for k in classes])
+    classes = np.unique(y_test)
+    counts = confusion_matrix(y_test, proba.argmax(1), labels=classes)  # rows: true class, columns: predicted
+    n, correct = counts.sum(1), counts.diagonal()
     kind, _, arg = metric.partition(":")
     if kind == "recall" and arg:  # a threshold for each listed class
         op, value = parse_threshold(expected)
@@ -480,7 +480,7 @@ def judge_per_class(record: dict, metric: str, expected: str, y_test: np.ndarray
         pair = lambda a, b: fisher_exact_test(int(correct[int(a)]), int(n[int(a)]), int(correct[int(b)]),
                                               int(n[int(b)]))
     elif kind == "confusions":
-        row = np.array([np.sum((y_true == int(arg)) & (y_pred == k)) for k in classes])
+        row = counts[int(arg)]
         values = {str(k): int(row[k]) for k in classes if k != int(arg)}
         pair = lambda a, b: count_test(int(row[int(a)]), int(row[int(b)]), int(n[int(arg)]))
     else:
