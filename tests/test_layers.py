@@ -82,6 +82,29 @@ def test_reused_buffers_give_the_same_numbers_as_fresh_arrays():
     assert kept[0].forward(x) is not kept[0].forward(x)  # inference returns fresh arrays
 
 
+def test_batch_norm_and_dropout_buffers_give_the_numbers_of_the_textbook_formulas():
+    """Batch norm's kept arrays and one-pass statistics: bit-identical to computing mean, var and the gradient
+    afresh; dropout's kept mask: the same draws and mask as allocating them."""
+    rng = np.random.default_rng(0)
+    bn = layers.BatchNorm(6, np.float32)
+    bn.params["gamma"][:] = rng.normal(size=6)
+    for n in (8, 8, 5):  # the same batch size twice (the arrays are reused), then a smaller last batch
+        x, dout = (rng.normal(size=(n, 6)) * 3 + 1).astype(np.float32), rng.normal(size=(n, 6)).astype(np.float32)
+        inv_std = 1 / np.sqrt(x.var(axis=0) + bn.eps)
+        x_hat = (x - x.mean(axis=0)) * inv_std
+        np.testing.assert_array_equal(bn.forward(x, train=True), x_hat * bn.params["gamma"] + bn.params["beta"])
+        dx_hat = dout * bn.params["gamma"]
+        expected = inv_std * (dx_hat - dx_hat.mean(axis=0) - x_hat * (dx_hat * x_hat).mean(axis=0))
+        np.testing.assert_array_equal(bn.backward(dout), expected)
+        np.testing.assert_array_equal(bn.grads["gamma"], (dout * x_hat).sum(axis=0))
+    x = rng.normal(size=(4, 6)).astype(np.float32)
+    dropout, draws = layers.Dropout(0.3, np.random.default_rng(1)), np.random.default_rng(1)
+    for _ in range(2):
+        keep = np.float32(0.7)
+        mask = (draws.random(x.shape, dtype=np.float32) < keep) / keep
+        np.testing.assert_array_equal(dropout.forward(x, train=True), x * mask)
+
+
 def test_relu_in_place_overwrites_only_when_training():
     x = np.array([[-1.0, 2.0]])
     layers.ReLU(inplace=True).forward(x)

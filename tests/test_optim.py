@@ -63,3 +63,30 @@ def test_bad_schedules_are_refused():
         optim.SGD(0.1, schedule="linear")
     with pytest.raises(ValueError, match="total_epochs"):
         optim.SGD(0.1, schedule="cosine")
+
+
+def test_chunk_slices_cover_the_array_in_whole_rows():
+    assert optim.chunk_slices((10, 3), chunk_elements=7) == [slice(0, 2), slice(2, 4), slice(4, 6), slice(6, 8),
+                                                             slice(8, 10)]
+    assert optim.chunk_slices((10,), chunk_elements=4) == [slice(0, 4), slice(4, 8), slice(8, 12)]
+    assert optim.chunk_slices((2, 50), chunk_elements=7) == [slice(0, 1), slice(1, 2)]  # a row is the least
+
+
+@pytest.mark.parametrize("make", [lambda: optim.Adam(0.01), lambda: optim.SGD(0.1),
+                                  lambda: optim.SGD(0.1, momentum=0.9), lambda: optim.SGD(0.1, momentum=0.9,
+                                                                                         nesterov=True)])
+def test_chunked_updates_are_bit_identical_to_whole_array_updates(make, monkeypatch):
+    """The update runs chunk by chunk for cache's sake; every element must get exactly the whole-array result."""
+    def train(chunk_elements):
+        monkeypatch.setattr(optim, "CHUNK_ELEMENTS", chunk_elements)
+        rng = np.random.default_rng(0)
+        layer = layers.Dense(rng.normal(size=(13, 7)).astype(np.float32), np.zeros(7, np.float32))
+        net, opt = Network([layer]), make()
+        for _ in range(3):
+            layer.grads = {"W": rng.normal(size=(13, 7)).astype(np.float32), "b": rng.normal(size=7).astype(np.float32)}
+            opt.step(net)
+        return layer.params["W"], layer.params["b"]
+
+    whole, chunked = train(10**9), train(20)  # 20 elements: 2 rows of W per chunk, the last chunk one row
+    for a, b in zip(whole, chunked):
+        np.testing.assert_array_equal(a, b)

@@ -171,14 +171,17 @@ class Dropout(Layer):
         super().__init__()
         self.rate = rate
         self.rng = rng
+        self._buffers = Buffers()
 
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
         if not train or self.rate == 0:
             return x
         keep = x.dtype.type(1 - self.rate)
-        mask = (self.rng.random(x.shape, dtype=x.dtype) < keep) / keep
-        self.cache = mask
-        return x * mask
+        # (uniform < keep) / keep, with the draws, the comparison and the mask in arrays kept between batches
+        uniform = self.rng.random(dtype=x.dtype, out=self._buffers.get("uniform", x.shape, x.dtype))
+        kept = np.less(uniform, keep, out=self._buffers.get("kept", x.shape, np.dtype(bool)))
+        self.cache = np.divide(kept, keep, out=self._buffers.get("mask", x.shape, x.dtype))
+        return x * self.cache
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         return dout * self.cache
@@ -189,7 +192,9 @@ class BatchNorm(Layer):
 
     Training uses the batch's mean and variance and updates running averages
     (``momentum`` as in Keras: new = momentum * old + (1 - momentum) * batch);
-    inference uses the running averages.
+    inference uses the running averages. In training the normalized batch and the backward pass's temporaries
+    live in arrays kept from the last batch of the same size, as Dense's; the same operations as numpy's
+    ``mean`` and ``var`` in the same order, so the results are those of computing them afresh.
     """
 
     def __init__(self, dim: int, dtype: np.dtype | str, momentum: float = 0.99, eps: float = 1e-3) -> None:
@@ -198,14 +203,19 @@ class BatchNorm(Layer):
         self.running_mean = np.zeros(dim, dtype)
         self.running_var = np.ones(dim, dtype)
         self.momentum, self.eps = momentum, eps
+        self._buffers = Buffers()
 
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
         gamma, beta = self.params["gamma"], self.params["beta"]
         if not train:
             return (x - self.running_mean) / np.sqrt(self.running_var + self.eps) * gamma + beta
-        mean, var = x.mean(axis=0), x.var(axis=0)
+        n = len(x)
+        mean = x.mean(axis=0)
+        x_hat = np.subtract(x, mean, out=self._buffers.get("x_hat", x.shape, x.dtype))  # centred, then scaled
+        squares = np.multiply(x_hat, x_hat, out=self._buffers.get("tmp", x.shape, x.dtype))
+        var = np.true_divide(np.add.reduce(squares, axis=0), n)  # x.var(axis=0), without its own x - mean
         inv_std = 1 / np.sqrt(var + self.eps)
-        x_hat = (x - mean) * inv_std
+        x_hat *= inv_std
         m = self.momentum
         self.running_mean = m * self.running_mean + (1 - m) * mean
         self.running_var = m * self.running_var + (1 - m) * var
@@ -215,11 +225,18 @@ class BatchNorm(Layer):
     def backward(self, dout: np.ndarray) -> np.ndarray:
         """dout: (N, D) -> dgamma, dbeta: (D,) in ``grads``; dx: (N, D)."""
         x_hat, inv_std = self.cache
-        self.grads["gamma"] = (dout * x_hat).sum(axis=0)
+        tmp = self._buffers.get("tmp", dout.shape, dout.dtype)
+        self.grads["gamma"] = np.multiply(dout, x_hat, out=tmp).sum(axis=0)
         self.grads["beta"] = dout.sum(axis=0)
-        dx_hat = dout * self.params["gamma"]
-        # Simplified form of the batch-norm input gradient (mean and variance depend on x too).
-        return inv_std * (dx_hat - dx_hat.mean(axis=0) - x_hat * (dx_hat * x_hat).mean(axis=0))
+        dx = np.multiply(dout, self.params["gamma"], out=self._buffers.get("dx", dout.shape, dout.dtype))
+        # Simplified form of the batch-norm input gradient (mean and variance depend on x too):
+        # dx = inv_std * (dx_hat - mean(dx_hat) - x_hat * mean(dx_hat * x_hat)), with dx holding dx_hat.
+        mean_dx_hat = dx.mean(axis=0)
+        np.multiply(x_hat, np.multiply(dx, x_hat, out=tmp).mean(axis=0), out=tmp)
+        dx -= mean_dx_hat
+        dx -= tmp
+        dx *= inv_std
+        return dx
 
 
 ACTIVATIONS: dict[str, type[Layer]] = {

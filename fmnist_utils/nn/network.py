@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .layers import ACTIVATIONS, BatchNorm, Dense, Dropout, Layer, LeakyReLU, ReLU, init_weights
+from .layers import ACTIVATIONS, BatchNorm, Buffers, Dense, Dropout, Layer, LeakyReLU, ReLU, init_weights
 from .losses import softmax_cross_entropy
 
 
@@ -26,6 +26,7 @@ class Network:
         self.alpha, self.l1 = alpha, l1
         self.l2_first_layer_only = l2_first_layer_only
         self.penalty_samples: int | None = None
+        self._scratch = Buffers()
 
     @property
     def dense_layers(self) -> list[Dense]:
@@ -63,10 +64,11 @@ class Network:
         """Add the penalty's gradient to the weight matrices' grads."""
         for i, d in enumerate(self.dense_layers):
             W = d.params["W"]
+            scaled = self._scratch.get(i, W.shape, W.dtype)  # the term to add, in an array kept between steps
             if self.alpha and (i == 0 or not self.l2_first_layer_only):
-                d.grads["W"] += W * W.dtype.type(self.alpha / n)
+                d.grads["W"] += np.multiply(W, W.dtype.type(self.alpha / n), out=scaled)
             if self.l1:
-                d.grads["W"] += np.sign(W) * W.dtype.type(self.l1 / n)
+                d.grads["W"] += np.multiply(np.sign(W, out=scaled), W.dtype.type(self.l1 / n), out=scaled)
 
     def loss_and_grads(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float, np.ndarray]:
         """One training step's forward and backward pass: (data loss, penalty, logits); fills every layer's grads."""
