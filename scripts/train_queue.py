@@ -5,8 +5,8 @@ progress; rerunning the script skips every stored run. Seed by seed, so that com
 
 Usage: nohup .venv/bin/python scripts/train_queue.py GROUP ... > train_queue.log 2>&1 &
 GROUP: 000 (report 000's two CNNs), 004base (report 004's three 8-filter baselines), 004depth (its 2 to 4-block
-CNNs), 004opt (its optimizer settings at its budget), 004arch (its picked MLPs and our screen's best, at its
-budget).
+CNNs), 004opt (its optimizer settings at its budget), 004cap (its capacity networks at its budget), 004arch (its
+picked MLPs and our screen's best, at its budget).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ GROUPS: dict[str, tuple[str, Callable[[], dict[str, dict[str, Any]]], tuple[int,
     "004base": ("04_cnn_base_004", lambda: cf.cnn_base_004_configs(full=False), cf.CNN_SEEDS),
     "004depth": ("04_cnn_depth_004", lambda: cf.cnn_depth_004_configs(full=False), cf.CNN_SEEDS),
     "004opt": ("03b_optimizer_as_reported_004", cf.opt_004_as_reported_configs, cf.MLP_004_SEEDS),
+    "004cap": ("03b_capacity_as_reported_004", cf.cap_004_as_reported_configs, cf.MLP_004_SEEDS),
     "004arch": ("03b_architecture_as_reported_004", arch_004_configs, cf.MLP_004_SEEDS),
 }
 

@@ -119,6 +119,10 @@ def test_report_004_mlp_configs_at_its_budget():
     assert arch["512-512 d0.25"] == configs.keras_mlp_config([512, 512], 0.25, full=True)
     assert list(configs.arch_004_as_reported_configs(([768], 0.3))) == ["768 d0.3", "512-512 d0.25"]
     assert len(configs.ARCH_004_GRID["model.hidden"]) * len(configs.ARCH_004_GRID["model.dropout"]) == 30
+    cap = configs.cap_004_as_reported_configs()
+    assert list(cap) == ["1 x 32", "1 x 128", "1 x 256", "128-64", "256-128"]
+    assert cap["256-128"] == configs.keras_mlp_config([256, 128], 0.2, full=True)
+    assert cap["1 x 32"]["early_stopping"]["patience"] == 20  # the report's budget: it stops early, never at a cap
 
 
 def test_train_queue_groups_name_their_runs():

@@ -172,6 +172,17 @@ def arch_004_as_reported_configs(screen_best: tuple[Sequence[int], float]) -> di
             for hidden, dropout in (*ARCH_004_REPORT_PICKS, screen_best)}
 
 
+#: Report 004's capacity comparison: name -> hidden layers, each followed by dropout 0.2.
+CAP_004_CAPACITIES: dict[str, list[int]] = {"1 x 32": [32], "1 x 128": [128], "1 x 256": [256], "128-64": [128, 64],
+                                            "256-128": [256, 128]}
+
+
+def cap_004_as_reported_configs() -> dict[str, dict[str, Any]]:
+    """Report 004's capacity networks (``CAP_004_CAPACITIES``, dropout 0.2) at its budget: Adam 1e-3, batch 128, up
+    to 300 epochs with early stopping 20 and an LR plateau of 10, each to be run over ``MLP_004_SEEDS``."""
+    return {name: keras_mlp_config(hidden, dropout=0.2, full=True) for name, hidden in CAP_004_CAPACITIES.items()}
+
+
 def opt_004_as_reported_configs() -> dict[str, dict[str, Any]]:
     """[768] + dropout 0.3 at report 004's budget with every setting one step from its pick (Adam, batch 256):
     Adam at batch 128 and 512, and Nadam, SGD + momentum and SGD + Nesterov at 256. The pick itself and AMSGrad
