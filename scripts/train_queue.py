@@ -4,9 +4,9 @@ Each run is stored in results/ by the runner the moment it finishes, so a queue 
 progress; rerunning the script skips every stored run. Seed by seed, so that complete seed sets land first.
 
 Usage: nohup .venv/bin/python scripts/train_queue.py GROUP ... > train_queue.log 2>&1 &
-GROUP: 000 (report 000's two CNNs), 004base (report 004's three 8-filter baselines), 004depth (its 2 to 4-block
-CNNs), 004opt (its optimizer settings at its budget), 004cap (its capacity networks at its budget), 004arch (its
-picked MLPs and our screen's best, at its budget).
+GROUP: 000 (report 000's two CNNs), 001 (report 001's deep CNN), 004base (report 004's three 8-filter
+baselines), 004depth (its 2 to 4-block CNNs), 004opt (its optimizer settings at its budget), 004cap (its capacity
+networks at its budget), 004arch (its picked MLPs and our screen's best, at its budget).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ def arch_004_configs() -> dict[str, dict[str, Any]]:
 #: group -> (experiment, its configurations by name, seeds)
 GROUPS: dict[str, tuple[str, Callable[[], dict[str, dict[str, Any]]], tuple[int, ...]]] = {
     "000": ("04_cnn_000", lambda: cf.cnn_000_configs(full=False), cf.CNN_SEEDS),
+    "001": ("04_cnn_001", lambda: {"deep CNN (001)": cf.cnn_001_config(full=False)}, cf.CNN_SEEDS),
     "004base": ("04_cnn_base_004", lambda: cf.cnn_base_004_configs(full=False), cf.CNN_SEEDS),
     "004depth": ("04_cnn_depth_004", lambda: cf.cnn_depth_004_configs(full=False), cf.CNN_SEEDS),
     "004opt": ("03b_optimizer_as_reported_004", cf.opt_004_as_reported_configs, cf.MLP_004_SEEDS),

@@ -135,5 +135,7 @@ def test_train_queue_groups_name_their_runs():
     assert experiment == "03b_architecture_as_reported_004" and seeds == (0, 1, 2)
     assert list(make_configs()) == ["768 d0.3", "512-512 d0.25", "768-768 d0.2"]
     assert queue.GROUPS["004depth"][1]() == configs.cnn_depth_004_configs(full=False)
+    assert queue.GROUPS["001"][1]()["deep CNN (001)"]["model"]["filters"] == [16, 32]  # narrowed to fit an hour
+    assert configs.cnn_001_config(full=True)["model"]["filters"] == [32, 64]
     with pytest.raises(SystemExit, match="unknown or no group"):
         queue.main(["004nothing"])
