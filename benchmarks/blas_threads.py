@@ -1,12 +1,13 @@
 """Which BLAS thread count trains our NumPy MLP fastest, idle and with one core busy (not part of CI).
 
-For each network and batch size: seconds of one epoch on the 48,000-image training split (the second of two, so
-that buffers and BLAS are warm) at 1 and at 2 OpenBLAS threads, idle and with a process spinning on one core.
-This is what ``training.ONE_THREAD_MAX_MACS`` is read from: the largest mini-batch product below which one thread is
-as fast idle and much faster busy. Then notebook 03's best MLP (3 x 1024, batch norm, Adam, shifts and flips) under
-the code of an earlier commit (``--before COMMIT``, checked out into a temporary git worktree) and under this one.
-
-Writes results/benchmarks/blas_threads.csv. Run it on an otherwise idle machine.
+For each network and batch size: the median seconds per epoch of epochs 2 to ``EPOCHS`` on the 48,000-image
+training split (the first is left out: buffers and BLAS warm up) at 1 and at 2 OpenBLAS threads, idle and with a
+process spinning on one core. This is what ``training.ONE_THREAD_MAX_MACS`` is read from: the largest mini-batch
+product below which one thread is as fast idle and much faster busy. Then notebook 03's best MLP (3 x 1024, batch
+norm, Adam, shifts and flips) under the code of an earlier commit (``--before COMMIT``, checked out into a temporary
+git worktree) and under this one, each at its own thread choice, in ``PAIRED_REPEATS`` alternating pairs of fresh
+processes: the median of each side, so that a drift in the machine's speed (a shared virtual machine's neighbours)
+hits both alike. Writes results/benchmarks/blas_threads.csv. Run it on an otherwise idle machine.
 
 Usage: python benchmarks/blas_threads.py [--before COMMIT]   (or `make bench-threads`)
 """
@@ -20,6 +21,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "results" / "benchmarks" / "blas_threads.csv"
 #: name -> (hidden layers, MLPClassifier options, training images, batch sizes). The big network trains on a
@@ -32,11 +35,13 @@ NETWORKS = {
         "augment_flip": True}, 12000, (128, 256)),
 }
 CASES = [(name, batch) for name, (*_, batches) in NETWORKS.items() for batch in batches]
+EPOCHS = 4
+PAIRED_REPEATS = 3
 
 
 def epoch_seconds(name: str, batch: int, threads: int | None) -> float:
-    """The second epoch's seconds of ``NETWORKS[name]`` at ``batch`` under ``threads`` BLAS threads (None: the
-    trainer's own choice, or the library default for code without a thread policy)."""
+    """The median seconds of epochs 2 to ``EPOCHS`` of ``NETWORKS[name]`` at ``batch`` under ``threads`` BLAS threads
+    (None: the trainer's own choice, or the library default for code without a thread policy)."""
     from threadpoolctl import threadpool_limits
 
     from fmnist_utils.data import load_splits, stratified_subset
@@ -48,11 +53,11 @@ def epoch_seconds(name: str, batch: int, threads: int | None) -> float:
     hidden, options, images, _ = NETWORKS[name]
     x, y = stratified_subset(data.x_train, data.y_train, images, seed=0) if images < len(data.y_train) else (
         data.x_train, data.y_train)
-    clf = MLPClassifier(hidden, batch_size=batch, max_iter=2, n_iter_no_change=None, alpha=0.0, random_state=0,
+    clf = MLPClassifier(hidden, batch_size=batch, max_iter=EPOCHS, n_iter_no_change=None, alpha=0.0, random_state=0,
                         **options)
     with threadpool_limits(threads, user_api="blas"):
         clf.fit(x, y)
-    return clf.history_["seconds"][-1]
+    return float(np.median(clf.history_["seconds"][1:]))
 
 
 def in_fresh_process(args: list[str], env: dict[str, str] | None = None) -> float:
@@ -69,12 +74,17 @@ def rows_for(load: str, before: Path | None) -> list[dict]:
                          "threads": threads, "load": load,
                          "epoch_s": round(in_fresh_process([name, str(batch), str(threads)]), 3)})
             print(rows[-1], flush=True)
-    if before is not None:  # notebook 03's best MLP under the older code, at its own default threads
+    if before is not None:  # notebook 03's best MLP under the older code and this one, alternately
         name = list(NETWORKS)[1]
-        rows.append({"code": "before", "network": name, "train_images": NETWORKS[name][2], "batch": 128,
-                     "threads": 2, "load": load,
-                     "epoch_s": round(in_fresh_process([name, "128", "0"], {"FMNIST_BENCH_CODE": str(before)}), 3)})
-        print(rows[-1], flush=True)
+        seconds: dict[str, list[float]] = {"this commit": [], "before": []}
+        for _ in range(PAIRED_REPEATS):
+            seconds["this commit"].append(in_fresh_process([name, "128", "0"]))
+            seconds["before"].append(in_fresh_process([name, "128", "0"], {"FMNIST_BENCH_CODE": str(before)}))
+        for code, values in seconds.items():
+            rows.append({"code": f"{code}, paired", "network": name, "train_images": NETWORKS[name][2], "batch": 128,
+                         "threads": "its own", "load": load, "epoch_s": round(float(np.median(values)), 3),
+                         "each run": " ".join(f"{v:.3f}" for v in values)})
+            print(rows[-1], flush=True)
     return rows
 
 

@@ -3,10 +3,11 @@
 The same run in each framework: 784-128-128-10 ReLU, softmax cross-entropy, plain SGD (lr 0.1), batch 128, float32,
 Glorot-uniform weights and zero biases, all 60,000 training images shuffled each epoch, EPOCHS epochs for each of
 seeds 0, 1, 2. "Busy" starts a process that spins on one core for the whole measurement, as another program on a
-shared laptop or CI machine would. Reported: the median seconds per epoch over every seed's epochs (Keras's first
-epoch, which builds its graph, left out) and test accuracy after the same epochs (mean and std over seeds), so a
-faster setting is seen to be no worse a one. PyTorch runs at 1 and 2 threads (``torch.set_num_threads``); ours under
-its thread policy (``training.blas_threads``: one BLAS thread for this network) and at OpenBLAS's default 2.
+shared laptop or CI machine would. The seeds run one after another, each through every framework in turn. Reported:
+the median seconds per epoch over every seed's epochs (Keras's first epoch, which builds its graph, left out) and
+test accuracy after the same epochs (mean and std over seeds), so a faster setting is seen to be no worse a one.
+PyTorch runs at 1 and 2 threads (``torch.set_num_threads``); ours under its thread policy (``training.blas_threads``:
+one BLAS thread for this network) and at OpenBLAS's default 2.
 
 Needs PyTorch (``pip install torch==2.13.0``, the CPU build on this machine's disk; `make bench` installs the bench
 extra). Writes results/benchmarks/mlp_speed.csv and the README's speed table. Run it on an otherwise idle machine.
@@ -103,16 +104,23 @@ def bench_torch(x, y, x_test, y_test, epochs: int, seed: int, threads: int = 1):
     return times, accuracy
 
 
-def measure(name: str, bench: Bench, data: tuple, epochs: int, load: str, **options) -> dict:
-    """One framework over every seed: median seconds per epoch and test accuracy (mean, std)."""
-    runs = [bench(*data, epochs, seed, **options) for seed in SEEDS]
-    accuracy = np.array([acc for _, acc in runs])
-    seconds = float(np.median([t for times, _ in runs for t in times]))
-    row = {"framework": name, "load": load, "s_per_epoch": round(seconds, 3),
-           "test_accuracy_mean": round(float(accuracy.mean()), 4),
-           "test_accuracy_std": round(float(accuracy.std(ddof=1)), 4)}
-    print(row, flush=True)
-    return row
+def measure(load: str, data: tuple, epochs: int) -> list[dict]:
+    """Every candidate over every seed, seed by seed with the candidates in turn (so that a drift in the machine's
+    speed, a shared virtual machine's neighbours, hits them alike): per candidate the median seconds per epoch and
+    test accuracy (mean, std)."""
+    runs: dict[str, list[tuple[list[float], float]]] = {name: [] for name, _, _ in CANDIDATES}
+    for seed in SEEDS:
+        for name, bench, options in CANDIDATES:
+            runs[name].append(bench(*data, epochs, seed, **options))
+    rows = []
+    for name, results in runs.items():
+        accuracy = np.array([acc for _, acc in results])
+        rows.append({"framework": name, "load": load,
+                     "s_per_epoch": round(float(np.median([t for times, _ in results for t in times])), 3),
+                     "test_accuracy_mean": round(float(accuracy.mean()), 4),
+                     "test_accuracy_std": round(float(accuracy.std(ddof=1)), 4)})
+        print(rows[-1], flush=True)
+    return rows
 
 
 CANDIDATES: list[tuple[str, Bench, dict]] = [
@@ -131,7 +139,7 @@ def main(epochs: int = 5) -> None:
     for load in ("idle", "one core busy"):
         spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if load != "idle" else None
         try:
-            rows += [measure(name, bench, data, epochs, load, **options) for name, bench, options in CANDIDATES]
+            rows += measure(load, data, epochs)
         finally:
             if spinner is not None:
                 spinner.kill()
