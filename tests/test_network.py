@@ -47,3 +47,27 @@ def test_forward_in_chunks_matches_one_pass():
     net = build_network(5, 3, (4,), rng=np.random.default_rng(0))
     x = np.random.default_rng(1).random((10, 5), dtype=np.float32)
     np.testing.assert_array_equal(net.forward_in_chunks(x, chunk=3), net.forward(x))
+
+
+@pytest.mark.parametrize("activation, batch_norm", [("relu", True), ("relu", False), ("tanh", False),
+                                                    ("logistic", False), ("identity", True)])
+def test_in_place_layers_give_the_numbers_of_allocating_ones(activation, batch_norm):
+    """build_network's hidden layers overwrite arrays the network owns (Dense and batch-norm outputs, ReLU and
+    dropout in place), except where a layer's output is its own cache (tanh, sigmoid): two training steps give the
+    logits and gradients of the same layers allocating every array."""
+    def make():
+        return build_network(12, 3, (8, 6), activation, rng=np.random.default_rng(0), batch_norm=batch_norm,
+                             dropout=0.3)
+
+    fast, plain = make(), make()
+    for layer in plain.layers:  # the textbook versions: fresh arrays everywhere
+        for flag in ("inplace", "reuse_output"):
+            if hasattr(layer, flag):
+                setattr(layer, flag, False)
+    data = np.random.default_rng(1)
+    for _ in range(2):
+        x, y = data.normal(size=(5, 12)).astype(np.float32), data.integers(0, 3, 5)
+        results = [net.loss_and_grads(x, y) for net in (fast, plain)]
+        np.testing.assert_array_equal(results[0][2], results[1][2])
+        for (layer, name), (twin, _) in zip(fast.parameters(), plain.parameters()):
+            np.testing.assert_array_equal(layer.grads[name], twin.grads[name])

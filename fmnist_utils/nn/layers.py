@@ -28,7 +28,13 @@ class Buffers:
 
 
 class Layer:
-    """Base class: parameters ``params``, their gradients ``grads``, and the forward pass's ``cache``."""
+    """Base class: parameters ``params``, their gradients ``grads``, and the forward pass's ``cache``.
+
+    ``caches_output``: whether the training output is itself the cache ``backward`` reads (tanh, sigmoid), so a
+    layer after it must not overwrite it in place.
+    """
+
+    caches_output = False
 
     def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}
@@ -137,6 +143,8 @@ class LeakyReLU(Layer):
 class Tanh(Layer):
     """``tanh(x)``; its derivative is ``1 - out**2``. x, out: (N, D)."""
 
+    caches_output = True
+
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
         out = np.tanh(x)
         if train:
@@ -149,6 +157,8 @@ class Tanh(Layer):
 
 class Sigmoid(Layer):
     """Logistic function, computed stably for large |x| via tanh. x, out: (N, D)."""
+
+    caches_output = True
 
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
         out = 0.5 * (1 + np.tanh(0.5 * x))
@@ -164,13 +174,15 @@ class Dropout(Layer):
     """Inverted dropout: in training, zero each unit with probability ``rate`` and scale the rest by 1/(1-rate).
 
     x, out: (N, D). The mask is drawn from ``rng`` (the estimator's generator: its draw order is part of a seeded
-    run); inference passes x unchanged.
+    run); inference passes x unchanged. ``inplace``: in training, scale x and dout where they are instead of
+    allocating, as ReLU's; only for arrays the caller owns, such as a network's hidden activations.
     """
 
-    def __init__(self, rate: float, rng: np.random.Generator) -> None:
+    def __init__(self, rate: float, rng: np.random.Generator, inplace: bool = False) -> None:
         super().__init__()
         self.rate = rate
         self.rng = rng
+        self.inplace = inplace
         self._buffers = Buffers()
 
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
@@ -181,10 +193,10 @@ class Dropout(Layer):
         uniform = self.rng.random(dtype=x.dtype, out=self._buffers.get("uniform", x.shape, x.dtype))
         kept = np.less(uniform, keep, out=self._buffers.get("kept", x.shape, np.dtype(bool)))
         self.cache = np.divide(kept, keep, out=self._buffers.get("mask", x.shape, x.dtype))
-        return x * self.cache
+        return np.multiply(x, self.cache, out=x) if self.inplace else x * self.cache
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        return dout * self.cache
+        return np.multiply(dout, self.cache, out=dout) if self.inplace else dout * self.cache
 
 
 class BatchNorm(Layer):
@@ -194,15 +206,18 @@ class BatchNorm(Layer):
     (``momentum`` as in Keras: new = momentum * old + (1 - momentum) * batch);
     inference uses the running averages. In training the normalized batch and the backward pass's temporaries
     live in arrays kept from the last batch of the same size, as Dense's; the same operations as numpy's
-    ``mean`` and ``var`` in the same order, so the results are those of computing them afresh.
+    ``mean`` and ``var`` in the same order, so the results are those of computing them afresh. With
+    ``reuse_output`` (as Dense's) the training output is such an array too, overwritten by the next training pass.
     """
 
-    def __init__(self, dim: int, dtype: np.dtype | str, momentum: float = 0.99, eps: float = 1e-3) -> None:
+    def __init__(self, dim: int, dtype: np.dtype | str, momentum: float = 0.99, eps: float = 1e-3,
+                 reuse_output: bool = False) -> None:
         super().__init__()
         self.params = {"gamma": np.ones(dim, dtype), "beta": np.zeros(dim, dtype)}
         self.running_mean = np.zeros(dim, dtype)
         self.running_var = np.ones(dim, dtype)
         self.momentum, self.eps = momentum, eps
+        self.reuse_output = reuse_output
         self._buffers = Buffers()
 
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
@@ -220,7 +235,11 @@ class BatchNorm(Layer):
         self.running_mean = m * self.running_mean + (1 - m) * mean
         self.running_var = m * self.running_var + (1 - m) * var
         self.cache = (x_hat, inv_std)
-        return x_hat * gamma + beta
+        if not self.reuse_output:
+            return x_hat * gamma + beta
+        out = np.multiply(x_hat, gamma, out=self._buffers.get("out", x.shape, x.dtype))
+        out += beta
+        return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         """dout: (N, D) -> dgamma, dbeta: (D,) in ``grads``; dx: (N, D)."""

@@ -121,8 +121,8 @@ def build_network(n_features: int, n_classes: int, hidden: Sequence[int] = (), a
             act = ACTIVATIONS[activation]
             # the Dense output is the network's own: ReLU may overwrite it
             layers.append(act(leaky_relu_slope) if act is LeakyReLU else act(inplace=True) if act is ReLU else act())
-            if batch_norm:
-                layers.append(BatchNorm(fan_out, dtype))
-            if dropout:
-                layers.append(Dropout(dropout, rng))
+            if batch_norm:  # its output is the network's own too
+                layers.append(BatchNorm(fan_out, dtype, reuse_output=True))
+            if dropout:  # scales in place what the layer before it no longer needs
+                layers.append(Dropout(dropout, rng, inplace=not layers[-1].caches_output))
     return Network(layers, alpha, l1, l2_first_layer_only)
