@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 
 def flip_horizontal(x: np.ndarray, image_shape: tuple[int, int] = (28, 28)) -> np.ndarray:
@@ -47,11 +48,12 @@ def augment_batch(x: np.ndarray, rng: np.random.Generator, shift: int = 0, flip:
     if shift:
         padded = np.pad(images, ((0, 0), (shift, shift), (shift, shift)))
         dy, dx = rng.integers(0, 2 * shift + 1, size=(2, n))
-        rows = dy[:, None, None] + np.arange(h)[None, :, None]
-        cols = dx[:, None, None] + np.arange(w)[None, None, :]
-        images = padded[np.arange(n)[:, None, None], rows, cols]
+        windows = sliding_window_view(padded, (h, w), axis=(1, 2))  # (N, 2s+1, 2s+1, H, W): a view, no copy
+        images = windows[np.arange(n), dy, dx]  # one H x W block copied per image
         views = dy * (2 * shift + 1) + dx
     if flip:
         flipped = rng.random(n) < 0.5
-        images = np.where(flipped[:, None, None], images[:, :, ::-1], images)
+        if not shift:
+            images = images.copy()  # never flip the caller's array
+        images[flipped] = images[flipped, :, ::-1]
     return (images.reshape(n, h * w), views) if return_views else images.reshape(n, h * w)

@@ -58,3 +58,19 @@ def test_augment_batch_without_augmentation_draws_nothing():
     x = np.ones((4, 784), np.float32)
     np.testing.assert_array_equal(augment.augment_batch(x, rng), x)
     assert rng.integers(2**62) == np.random.default_rng(0).integers(2**62)
+
+
+def test_augment_batch_shifts_then_flips_each_image_and_leaves_the_batch_alone():
+    x = np.random.default_rng(2).random((30, 784), dtype=np.float32)
+    before = x.copy()
+    for shift in (0, 2):
+        out, views = augment.augment_batch(x, np.random.default_rng(0), shift=shift, flip=True, return_views=True)
+        replay = np.random.default_rng(0)  # the same draws in the documented order: shifts, then flips
+        if shift:
+            replay.integers(0, 2 * shift + 1, size=(2, len(x)))
+        flipped = replay.random(len(x)) < 0.5
+        translations = augment.shift_views(shift)
+        for i in range(len(x)):
+            expected = augment.shift_images(x[i:i + 1], *translations[views[i]])
+            np.testing.assert_array_equal(out[i:i + 1], augment.flip_horizontal(expected) if flipped[i] else expected)
+        np.testing.assert_array_equal(x, before)
