@@ -215,7 +215,8 @@ class Trainer:
     seeded run's draws interleave in a fixed order). batch_size: samples per mini-batch (the last may be
     smaller). augment_shift, augment_flip: see ``augment.augment_batch``. divergence_factor: see
     ``loss_diverged``. threads: BLAS threads while training ("auto": ``blas_threads``; None: the library's
-    default); the thread count changes speed only, not results.
+    default), and the optimizer's update threads (None: one per core); the thread count changes speed only, not
+    results.
     """
 
     def __init__(self, network: Network, optimizer: Optimizer, rng: np.random.Generator, log: TrainingLog, *,
@@ -228,6 +229,8 @@ class Trainer:
         self.divergence_factor = divergence_factor
         self.callbacks = list(callbacks)
         self.threads = blas_threads(network, batch_size) if threads == "auto" else threads
+        # the optimizer's update runs on as many threads as the products: the same cores, the same policy
+        optimizer.workers = self.threads or os.cpu_count() or 1
         self._buffers = Buffers()
 
     def fit(self, X: np.ndarray, y: np.ndarray, epochs: int, X_val: np.ndarray | None = None,

@@ -76,17 +76,20 @@ def test_chunk_slices_cover_the_array_in_whole_rows():
                                   lambda: optim.SGD(0.1, momentum=0.9), lambda: optim.SGD(0.1, momentum=0.9,
                                                                                          nesterov=True)])
 def test_chunked_updates_are_bit_identical_to_whole_array_updates(make, monkeypatch):
-    """The update runs chunk by chunk for cache's sake; every element must get exactly the whole-array result."""
-    def train(chunk_elements):
+    """The update runs chunk by chunk for cache's sake, on several threads if asked; every element must get exactly
+    the whole-array result."""
+    def train(chunk_elements, workers=1):
         monkeypatch.setattr(optim, "CHUNK_ELEMENTS", chunk_elements)
         rng = np.random.default_rng(0)
         layer = layers.Dense(rng.normal(size=(13, 7)).astype(np.float32), np.zeros(7, np.float32))
         net, opt = Network([layer]), make()
+        opt.workers = workers
         for _ in range(3):
             layer.grads = {"W": rng.normal(size=(13, 7)).astype(np.float32), "b": rng.normal(size=7).astype(np.float32)}
             opt.step(net)
         return layer.params["W"], layer.params["b"]
 
-    whole, chunked = train(10**9), train(20)  # 20 elements: 2 rows of W per chunk, the last chunk one row
-    for a, b in zip(whole, chunked):
-        np.testing.assert_array_equal(a, b)
+    whole = train(10**9)
+    for chunked in (train(20), train(20, workers=3)):  # 20 elements: 2 rows of W a chunk, the last one row
+        for a, b in zip(whole, chunked):
+            np.testing.assert_array_equal(a, b)

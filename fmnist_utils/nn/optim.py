@@ -8,6 +8,7 @@ left, and ``epoch_ends(epoch)`` sets the rate for the next epoch. The training l
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -45,11 +46,18 @@ def chunk_slices(shape: tuple[int, ...], chunk_elements: int | None = None) -> l
 
 
 class Optimizer:
-    """The learning rate and its schedule; subclasses add the update rule ``step``.
+    """The learning rate and its schedule, and the chunked update loop; subclasses add the update rule.
 
     schedule: ``"constant"``, ``"step"`` (times ``step_factor`` every ``step_size`` epochs) or ``"cosine"``
-    (from ``learning_rate_init`` to 0 over ``total_epochs``).
+    (from ``learning_rate_init`` to 0 over ``total_epochs``). ``workers``: threads the update's chunks are shared
+    among (each elementwise pass releases numpy's GIL); the trainer sets it to its BLAS thread count. Every element
+    gets the same operations whatever the chunking and the thread that runs it, so results never depend on them.
+    A subclass names its per-parameter state arrays (``_state``), its scratch count (``n_scratch``) and the update
+    of one chunk (``_update``), and may prepare each step (``_begin_step``).
     """
+
+    n_scratch = 0
+    workers = 1
 
     def __init__(self, learning_rate_init: float, schedule: str = "constant", total_epochs: int | None = None,
                  step_size: int = 10, step_factor: float = 0.5) -> None:
@@ -61,6 +69,7 @@ class Optimizer:
         # the first epoch's rate; raises on an unknown schedule
         self.learning_rate = scheduled_learning_rate(learning_rate_init, 0, schedule, total_epochs, step_size,
                                                      step_factor)
+        self._scratch = Buffers()  # per worker: n_scratch flat arrays, views of which each chunk uses
 
     def epoch_ends(self, epoch: int) -> None:
         """Called when ``epoch`` epochs have run: sets ``learning_rate`` to the schedule's rate for the next one
@@ -70,7 +79,44 @@ class Optimizer:
 
     def step(self, net: Network) -> None:
         """Update every parameter of ``net`` in place from its ``grads``, at the current ``learning_rate``."""
+        self._begin_step()
+        tasks = [(p[rows], layer.grads[name][rows], *(state[rows] for state in self._state((id(layer), name), p)))
+                 for layer, name in net.parameters() for p in [layer.params[name]] for rows in chunk_slices(p.shape)]
+        workers = max(1, min(self.workers, len(tasks)))
+        largest = max((task[0].size for task in tasks), default=0)
+
+        def run(worker: int) -> None:
+            for task in tasks[worker::workers]:
+                p = task[0]
+                scratch = (self._scratch.get((worker, i, p.dtype), (largest,), p.dtype)[:p.size].reshape(p.shape)
+                           for i in range(self.n_scratch))
+                self._update(*task, *scratch)
+
+        if workers == 1:
+            run(0)
+        else:
+            list(_thread_pool(workers).map(run, range(workers)))  # list(): re-raises a worker's exception
+
+    def _begin_step(self) -> None:
+        """Called once before each step's chunks."""
+
+    def _state(self, key: tuple[int, str], p: np.ndarray) -> list[np.ndarray]:
+        """The state arrays (p's shape) of parameter ``key``, created at its first step."""
+        return []
+
+    def _update(self, p: np.ndarray, g: np.ndarray, *arrays: np.ndarray) -> None:
+        """One chunk's step, in place: p, g, then the chunks of ``_state``'s arrays and ``n_scratch`` scratch."""
         raise NotImplementedError
+
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _thread_pool(workers: int) -> ThreadPoolExecutor:
+    """A pool of ``workers`` threads, made once per size and kept for the process (optimizers stay picklable)."""
+    if workers not in _POOLS:
+        _POOLS[workers] = ThreadPoolExecutor(workers, thread_name_prefix="fmnist-optim")
+    return _POOLS[workers]
 
 
 class SGD(Optimizer):
@@ -79,32 +125,29 @@ class SGD(Optimizer):
     Velocity ``v = momentum * v - lr * g``; the step is ``v``, or ``momentum * v - lr * g`` with Nesterov.
     """
 
+    n_scratch = 1  # lr * g
+
     def __init__(self, learning_rate_init: float = 0.01, momentum: float = 0.0, nesterov: bool = False,
                  **schedule: Any) -> None:
         super().__init__(learning_rate_init, **schedule)
         self.momentum, self.nesterov = momentum, nesterov
         self.velocity: dict[tuple[int, str], np.ndarray] = {}
-        self._scratch = Buffers()  # lr * g of each parameter, reused every step
 
-    def step(self, net: Network) -> None:
-        for layer, name in net.parameters():
-            p, g = layer.params[name], layer.grads[name]
-            key = (id(layer), name)
-            if self.momentum and key not in self.velocity:
-                self.velocity[key] = np.zeros_like(p)
-            chunks = chunk_slices(p.shape)
-            lr_g = self._scratch.get(key, p[chunks[0]].shape, p.dtype)
-            for rows in chunks:
-                self._update(p[rows], g[rows], self.velocity[key][rows] if self.momentum else None,
-                             lr_g[:len(p[rows])])
+    def _state(self, key: tuple[int, str], p: np.ndarray) -> list[np.ndarray]:
+        if not self.momentum:
+            return []
+        if key not in self.velocity:
+            self.velocity[key] = np.zeros_like(p)
+        return [self.velocity[key]]
 
-    def _update(self, p: np.ndarray, g: np.ndarray, v: np.ndarray | None, lr_g: np.ndarray) -> None:
-        """One chunk's step, in place; ``lr_g`` is scratch of p's shape."""
+    def _update(self, p: np.ndarray, g: np.ndarray, *arrays: np.ndarray) -> None:
+        *velocity, lr_g = arrays
         dtype = p.dtype.type  # the parameters' dtype: float32 stays float32
         np.multiply(g, dtype(self.learning_rate), out=lr_g)
-        if v is None:
+        if not velocity:
             p -= lr_g
             return
+        v = velocity[0]
         v *= dtype(self.momentum)
         v -= lr_g
         if self.nesterov:
@@ -118,6 +161,8 @@ class SGD(Optimizer):
 class Adam(Optimizer):
     """Adam (Kingma & Ba) with bias correction, folded into the step size as in the paper's section 2."""
 
+    n_scratch = 2
+
     def __init__(self, learning_rate_init: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
                  epsilon: float = 1e-8, **schedule: Any) -> None:
         super().__init__(learning_rate_init, **schedule)
@@ -125,26 +170,19 @@ class Adam(Optimizer):
         self.t = 0
         self.m: dict[tuple[int, str], np.ndarray] = {}
         self.v: dict[tuple[int, str], np.ndarray] = {}
-        self._scratch = Buffers()  # two arrays per parameter
+        self._step = 0.0
 
-    def step(self, net: Network) -> None:
+    def _begin_step(self) -> None:
         self.t += 1
-        step = self.learning_rate * math.sqrt(1 - self.beta_2**self.t) / (1 - self.beta_1**self.t)
-        for layer, name in net.parameters():
-            p, g = layer.params[name], layer.grads[name]
-            key = (id(layer), name)
-            if key not in self.m:
-                self.m[key], self.v[key] = np.zeros_like(p), np.zeros_like(p)
-            m, v = self.m[key], self.v[key]
-            chunks = chunk_slices(p.shape)
-            s1, s2 = (self._scratch.get((key, i), p[chunks[0]].shape, p.dtype) for i in (1, 2))
-            for rows in chunks:
-                n = len(p[rows])  # the last chunk may have fewer rows
-                self._update(p[rows], g[rows], m[rows], v[rows], s1[:n], s2[:n], step)
+        self._step = self.learning_rate * math.sqrt(1 - self.beta_2**self.t) / (1 - self.beta_1**self.t)
 
-    def _update(self, p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, s1: np.ndarray, s2: np.ndarray,
-                step: float) -> None:
-        """One chunk's step, in place; s1 and s2 are scratch of p's shape."""
+    def _state(self, key: tuple[int, str], p: np.ndarray) -> list[np.ndarray]:
+        if key not in self.m:
+            self.m[key], self.v[key] = np.zeros_like(p), np.zeros_like(p)
+        return [self.m[key], self.v[key]]
+
+    def _update(self, p: np.ndarray, g: np.ndarray, *arrays: np.ndarray) -> None:
+        m, v, s1, s2 = arrays
         dtype = p.dtype.type
         b1, b2 = self.beta_1, self.beta_2
         m *= dtype(b1)
@@ -152,7 +190,7 @@ class Adam(Optimizer):
         v *= dtype(b2)
         np.multiply(g, g, out=s1)
         v += np.multiply(s1, dtype(1 - b2), out=s1)
-        np.multiply(m, dtype(step), out=s2)  # step * m / (sqrt(v) + eps), in the two scratch arrays
+        np.multiply(m, dtype(self._step), out=s2)  # step * m / (sqrt(v) + eps), in the two scratch arrays
         np.sqrt(v, out=s1)
         s1 += dtype(self.epsilon)
         p -= np.divide(s2, s1, out=s2)
