@@ -59,7 +59,8 @@ def test_keras_cnn_config():
 
 
 @pytest.mark.parametrize(("experiment", "config"), [
-    ("03b_capacity_004", configs.keras_mlp_config([256], dropout=0.2, full=False)),
+    ("03b_capacity_as_reported_004", configs.cap_004_as_reported_configs()["1 x 256"]),
+    ("03b_optimizer_as_reported_004", configs.opt_004_as_reported_configs()["SGD + Nesterov, batch 256"]),
     ("04_cnn_000", configs.cnn_000_configs(full=False)["tuned: 8 filters of 3 x 3"]),
     ("04_cnn_base_004", configs.cnn_base_004_configs(full=False)["+ batch norm + dropout 0.25"]),
     ("04_cnn_grid_000", configs.keras_cnn_config(3, full=False, subset=True, filters=[8, 8], kernel_size=3,
