@@ -62,6 +62,8 @@ class Network:
 
     def add_penalty_grads(self, n: int) -> None:
         """Add the penalty's gradient to the weight matrices' grads."""
+        if not (self.alpha or self.l1):
+            return  # no penalty: no kept arrays either
         for i, d in enumerate(self.dense_layers):
             W = d.params["W"]
             scaled = self._scratch.get(i, W.shape, W.dtype)  # the term to add, in an array kept between steps
