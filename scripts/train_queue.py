@@ -6,7 +6,9 @@ progress; rerunning the script skips every stored run. Seed by seed, so that com
 Usage: nohup .venv/bin/python scripts/train_queue.py GROUP ... > train_queue.log 2>&1 &
 GROUP: 000 (report 000's two CNNs), 001 (report 001's deep CNN), 004base (report 004's three 8-filter
 baselines), 004depth (its 2 to 4-block CNNs), 004opt (its optimizer settings at its budget), 004cap (its capacity
-networks at its budget), 004arch (its picked MLPs and our screen's best, at its budget).
+networks at its budget), 004arch (its picked MLPs and our screen's best, at its budget); the CNN grids trained to a
+plateau on a class-balanced part of the training split: 000grid (report 000's filter grid, then its dropout grid on
+the filters that won), 004grid (report 004's Talos grid).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from fmnist_utils.runs import configs as cf  # noqa: E402
 from fmnist_utils.runs import run_seeds, train_keras  # noqa: E402
+from fmnist_utils.runs.search import keras_grid_search  # noqa: E402
 from fmnist_utils.runs.selection import best_on_validation  # noqa: E402
 from fmnist_utils.runs.store import stored_runs  # noqa: E402
 
@@ -43,11 +46,32 @@ GROUPS: dict[str, tuple[str, Callable[[], dict[str, dict[str, Any]]], tuple[int,
 }
 
 
+def grid_000() -> list[dict]:
+    """Report 000's two grids: filter size x number of filters, then dropout with the filters best on validation."""
+    base = cf.cnn_grid_000_base(full=False)
+    filter_runs = keras_grid_search("04_cnn_grid_000", base, cf.CNN_GRID_000_FILTERS)
+    best = best_on_validation(filter_runs)["config"]["model"]
+    picked = {**base, "model": {**base["model"], "kernel_size": best["kernel_size"], "filters": best["filters"]}}
+    return filter_runs + keras_grid_search("04_cnn_grid_000", picked, cf.CNN_GRID_000_DROPOUT)
+
+
+#: grid group -> the function that runs its trials (each stored as it finishes, as the runs above)
+GRIDS: dict[str, Callable[[], list[dict]]] = {
+    "000grid": grid_000,
+    "004grid": lambda: keras_grid_search("04_cnn_grid_004", cf.cnn_grid_004_base(full=False), cf.CNN_GRID_004),
+}
+
+
 def main(groups: list[str]) -> None:
-    unknown = [g for g in groups if g not in GROUPS]
+    unknown = [g for g in groups if g not in GROUPS and g not in GRIDS]
     if unknown or not groups:
-        sys.exit(f"unknown or no group {unknown}: choose from {', '.join(GROUPS)}")
+        sys.exit(f"unknown or no group {unknown}: choose from {', '.join([*GROUPS, *GRIDS])}")
     for group in groups:
+        if group in GRIDS:
+            for run in GRIDS[group]():
+                print(f"{group} {run['trial']}: {run['epochs']} epochs (best {run.get('best_epoch')}), "
+                      f"val {run.get('val_accuracy')}", flush=True)
+            continue
         experiment, configs, seeds = GROUPS[group]
         for seed in seeds:
             for name, config in configs().items():

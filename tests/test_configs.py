@@ -140,3 +140,41 @@ def test_train_queue_groups_name_their_runs():
     assert configs.cnn_001_config(full=True)["model"]["filters"] == [32, 64]
     with pytest.raises(SystemExit, match="unknown or no group"):
         queue.main(["004nothing"])
+
+
+def test_grid_plateau_budget_trains_fewer_images_to_a_plateau():
+    got = configs.grid_plateau_budget(full=False)
+    assert got.config == {"train_subset": configs.PLATEAU_SUBSET_IMAGES, "epochs": 100,
+                          "early_stopping": {"patience": configs.CONVERGED_PATIENCE}}
+    assert got.text.startswith("6,000 images, until val loss stops improving")
+    assert configs.grid_plateau_budget(full=True).config == FULL  # the report's, on the whole split
+
+
+def test_cnn_grid_bases_and_grids():
+    base_000 = configs.cnn_grid_000_base(full=False)
+    assert base_000["model"] == {"kind": "cnn", "filters": [8, 8], "kernel_size": 3, "dense": [128, 128]}
+    assert base_000["seed"] == 0 and base_000["train_subset"] == configs.PLATEAU_SUBSET_IMAGES
+    base_004 = configs.cnn_grid_004_base(full=True)
+    assert base_004["batch_size"] == 256 and base_004["epochs"] == 300 and "train_subset" not in base_004
+    assert configs.CNN_GRID_004["model.filters"][-1] == [128, 256, 512]
+    assert len(configs.CNN_GRID_004["model.filters"]) * len(configs.CNN_GRID_004["model.dropout"]) == 15
+
+
+def test_train_queue_grid_groups(monkeypatch):
+    path = Path(__file__).parents[1] / "scripts" / "train_queue.py"
+    spec = importlib.util.spec_from_file_location("train_queue", path)
+    queue = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(queue)
+    calls = []
+
+    def fake_search(experiment, base, grid):  # the first grid's best: 16 filters of 5 x 5
+        calls.append((experiment, base, grid))
+        return [{"config": {**base, "model": {**base["model"], "kernel_size": k, "filters": [f, f]}},
+                 "val_accuracy": 0.9 if (k, f) == (5, 16) else 0.8, "val_loss": 0.3} for k in (3, 5) for f in (8, 16)]
+
+    monkeypatch.setattr(queue, "keras_grid_search", fake_search)
+    assert len(queue.grid_000()) == 8
+    (_, first, grid_a), (_, second, grid_b) = calls
+    assert first == configs.cnn_grid_000_base(full=False) and grid_a == configs.CNN_GRID_000_FILTERS
+    assert second["model"]["kernel_size"] == 5 and second["model"]["filters"] == [16, 16]
+    assert grid_b == configs.CNN_GRID_000_DROPOUT

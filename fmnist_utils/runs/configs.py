@@ -205,3 +205,47 @@ def opt_004_as_reported_configs() -> dict[str, dict[str, Any]]:
                 **{f"{name}, batch 256": (name, 256) for name in ("Nadam", "SGD + momentum", "SGD + Nesterov")}}
     return {label: keras_mlp_config([768], dropout=0.3, optimizer=REPORT_004_OPTIMIZERS[name], batch_size=batch,
                                     full=True) for label, (name, batch) in settings.items()}
+
+
+# ---------------------------------------------------------------- the CNN grids, trained to a plateau (issue 25)
+
+#: Images of the class-balanced part of the training split that the converged CNN grids train on: fewer images
+#: rather than fewer epochs, so that report 004's widest trial (128-256-512) still plateaus within an hour.
+PLATEAU_SUBSET_IMAGES = 6000
+
+
+def grid_plateau_budget(*, full: bool) -> Budget:
+    """A CNN grid's trials trained to a plateau: on ``PLATEAU_SUBSET_IMAGES`` class-balanced training images until
+    val loss stops improving (early stopping ``CONVERGED_PATIENCE``, best weights kept, cap 100 epochs); ``full``:
+    the report's budget on the whole training split."""
+    if full:
+        return budget(0, full=True)
+    schedule = converged_budget(100, full=False, lr_plateau=False)
+    return Budget({"train_subset": PLATEAU_SUBSET_IMAGES, **schedule.config},
+                  f"{PLATEAU_SUBSET_IMAGES:,} images, {schedule.text}")
+
+
+def cnn_grid_000_base(*, full: bool) -> dict[str, Any]:
+    """Report 000's grids' base trial (two convolution blocks of 8 filters of 3 x 3, two dense layers of 128), on
+    ``grid_plateau_budget``; its grids vary ``model.kernel_size`` and ``model.filters``, then ``model.dropout``."""
+    return {**keras_cnn_config(0, full=full, schedule=grid_plateau_budget(full=full), filters=[8, 8],
+                               kernel_size=3, dense=[128, 128]), "seed": 0}
+
+
+#: Report 000's first grid (its Figure 21): filter size x number of filters.
+CNN_GRID_000_FILTERS = {"model.kernel_size": [3, 5, 7], "model.filters": [[8, 8], [16, 16], [32, 32]]}
+#: Report 000's second grid (its Figure 22): dropout, with the first grid's best filters.
+CNN_GRID_000_DROPOUT = {"model.dropout": [0.0, 0.2, 0.4]}
+
+
+def cnn_grid_004_base(*, full: bool) -> dict[str, Any]:
+    """Report 004's Talos grid's base trial (its blocks with batch norm, Adam, batch 256), on
+    ``grid_plateau_budget``; ``CNN_GRID_004`` gives the [blocks, first filters] x dropout it varies."""
+    return {**keras_cnn_config(0, full=full, schedule=grid_plateau_budget(full=full), batch_size=256,
+                               filters=[32, 64, 128], batch_norm=True, dropout=0.25, **REPORT_004_BLOCKS), "seed": 0}
+
+
+#: Report 004's grid: [blocks, first filters] in [3, 32], [4, 32], [3, 64], [4, 64], [3, 128] x dropout.
+CNN_GRID_004 = {"model.filters": [doubling_filters(32, 3), doubling_filters(32, 4), doubling_filters(64, 3),
+                                  doubling_filters(64, 4), doubling_filters(128, 3)],
+                "model.dropout": [0.2, 0.25, 0.3]}
