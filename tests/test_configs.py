@@ -126,11 +126,17 @@ def test_report_004_mlp_configs_at_its_budget():
     assert cap["1 x 32"]["early_stopping"]["patience"] == 20  # the report's budget: it stops early, never at a cap
 
 
-def test_train_queue_groups_name_their_runs():
+def load_train_queue():
+    """scripts/train_queue.py as a module (scripts/ is no package)."""
     path = Path(__file__).parents[1] / "scripts" / "train_queue.py"
     spec = importlib.util.spec_from_file_location("train_queue", path)
     queue = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(queue)
+    return queue
+
+
+def test_train_queue_groups_name_their_runs():
+    queue = load_train_queue()
     experiment, make_configs, seeds = queue.GROUPS["004arch"]
     # report 004's two picks, then the best of notebook 03b's committed 12-epoch screen
     assert experiment == "03b_architecture_as_reported_004" and seeds == (0, 1, 2)
@@ -161,10 +167,7 @@ def test_cnn_grid_bases_and_grids():
 
 
 def test_train_queue_grid_groups(monkeypatch):
-    path = Path(__file__).parents[1] / "scripts" / "train_queue.py"
-    spec = importlib.util.spec_from_file_location("train_queue", path)
-    queue = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(queue)
+    queue = load_train_queue()
     calls = []
 
     def fake_search(experiment, base, grid):  # the first grid's best: 16 filters of 5 x 5
