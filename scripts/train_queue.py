@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -62,6 +61,12 @@ GRIDS: dict[str, Callable[[], list[dict]]] = {
 }
 
 
+def outcome(run: dict) -> str:
+    """A stored run's end, as the queue logs it: epochs, best epoch, validation accuracy, seconds."""
+    return (f"{run['epochs']} epochs (best {run.get('best_epoch')}), val {run.get('val_accuracy')}, "
+            f"{run.get('seconds', 0):.0f} s")
+
+
 def main(groups: list[str]) -> None:
     unknown = [g for g in groups if g not in GROUPS and g not in GRIDS]
     if unknown or not groups:
@@ -69,16 +74,13 @@ def main(groups: list[str]) -> None:
     for group in groups:
         if group in GRIDS:
             for run in GRIDS[group]():
-                print(f"{group} {run['trial']}: {run['epochs']} epochs (best {run.get('best_epoch')}), "
-                      f"val {run.get('val_accuracy')}", flush=True)
+                print(f"{group} {run['trial']}: {outcome(run)}", flush=True)
             continue
         experiment, configs, seeds = GROUPS[group]
         for seed in seeds:
             for name, config in configs().items():
-                start = time.perf_counter()
                 run = run_seeds(experiment, config, train_keras, (seed,))[0]
-                print(f"{experiment} {name} seed {seed}: {run['epochs']} epochs (best {run.get('best_epoch')}), "
-                      f"val {run.get('val_accuracy')}, {time.perf_counter() - start:.0f} s", flush=True)
+                print(f"{experiment} {name} seed {seed}: {outcome(run)}", flush=True)
 
 
 if __name__ == "__main__":
