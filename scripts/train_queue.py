@@ -22,7 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from fmnist_utils.runs import configs as cf  # noqa: E402
 from fmnist_utils.runs import run_seeds, train_keras  # noqa: E402
-from fmnist_utils.runs.search import keras_grid_search  # noqa: E402
+from fmnist_utils.runs.search import cnn_grids_000, keras_grid_search  # noqa: E402
 from fmnist_utils.runs.selection import best_on_validation  # noqa: E402
 from fmnist_utils.runs.store import stored_runs  # noqa: E402
 
@@ -45,18 +45,9 @@ GROUPS: dict[str, tuple[str, Callable[[], dict[str, dict[str, Any]]], tuple[int,
 }
 
 
-def grid_000() -> list[dict]:
-    """Report 000's two grids: filter size x number of filters, then dropout with the filters best on validation."""
-    base = cf.cnn_grid_000_base(full=False)
-    filter_runs = keras_grid_search("04_cnn_grid_000", base, cf.CNN_GRID_000_FILTERS)
-    best = best_on_validation(filter_runs)["config"]["model"]
-    picked = {**base, "model": {**base["model"], "kernel_size": best["kernel_size"], "filters": best["filters"]}}
-    return filter_runs + keras_grid_search("04_cnn_grid_000", picked, cf.CNN_GRID_000_DROPOUT)
-
-
 #: grid group -> the function that runs its trials (each stored as it finishes, as the runs above)
 GRIDS: dict[str, Callable[[], list[dict]]] = {
-    "000grid": grid_000,
+    "000grid": lambda: [run for grid in cnn_grids_000(full=False) for run in grid],
     "004grid": lambda: keras_grid_search("04_cnn_grid_004", cf.cnn_grid_004_base(full=False), cf.CNN_GRID_004),
 }
 

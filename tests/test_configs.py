@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from fmnist_utils.runs import configs
+from fmnist_utils.runs import configs, search
 from fmnist_utils.runs.store import run_path
 
 SCALED_12 = {"epochs": 12, "early_stopping": {"patience": 5},
@@ -166,8 +166,7 @@ def test_cnn_grid_bases_and_grids():
     assert len(configs.CNN_GRID_004["model.filters"]) * len(configs.CNN_GRID_004["model.dropout"]) == 15
 
 
-def test_train_queue_grid_groups(monkeypatch):
-    queue = load_train_queue()
+def test_cnn_grids_000_picks_the_dropout_grids_filters_on_validation(monkeypatch):
     calls = []
 
     def fake_search(experiment, base, grid):  # the first grid's best: 16 filters of 5 x 5
@@ -175,9 +174,16 @@ def test_train_queue_grid_groups(monkeypatch):
         return [{"config": {**base, "model": {**base["model"], "kernel_size": k, "filters": [f, f]}},
                  "val_accuracy": 0.9 if (k, f) == (5, 16) else 0.8, "val_loss": 0.3} for k in (3, 5) for f in (8, 16)]
 
-    monkeypatch.setattr(queue, "keras_grid_search", fake_search)
-    assert len(queue.grid_000()) == 8
+    monkeypatch.setattr(search, "keras_grid_search", fake_search)
+    filter_runs, dropout_runs = search.cnn_grids_000(full=False)
+    assert len(filter_runs) == len(dropout_runs) == 4
     (_, first, grid_a), (_, second, grid_b) = calls
     assert first == configs.cnn_grid_000_base(full=False) and grid_a == configs.CNN_GRID_000_FILTERS
     assert second["model"]["kernel_size"] == 5 and second["model"]["filters"] == [16, 16]
     assert grid_b == configs.CNN_GRID_000_DROPOUT
+
+
+def test_train_queue_grid_groups(monkeypatch):
+    queue = load_train_queue()
+    monkeypatch.setattr(queue, "cnn_grids_000", lambda full: ([{"trial": "a"}], [{"trial": "b"}]))
+    assert queue.GRIDS["000grid"]() == [{"trial": "a"}, {"trial": "b"}]  # both grids, in order

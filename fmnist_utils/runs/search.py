@@ -14,6 +14,8 @@ from ..data import Splits, load_splits
 from ..keras.builders import import_keras
 from ..keras.train import train_keras
 from ..mlp import MLPClassifier
+from . import configs
+from .selection import best_on_validation
 from .store import run_experiment
 
 
@@ -92,3 +94,14 @@ def keras_grid_search(experiment: str, base_config: dict, grid: dict[str, list],
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return runs
+
+
+def cnn_grids_000(*, full: bool) -> tuple[list[dict], list[dict]]:
+    """Report 000's two CNN grids on ``configs.grid_plateau_budget``: filter size x number of filters (its
+    Figure 21), then dropout (its Figure 22) with the filters best on validation (``best_on_validation``).
+    Returns (the first grid's runs, the second's), each trial a stored run of ``04_cnn_grid_000``."""
+    base = configs.cnn_grid_000_base(full=full)
+    filter_runs = keras_grid_search("04_cnn_grid_000", base, configs.CNN_GRID_000_FILTERS)
+    best = best_on_validation(filter_runs)["config"]["model"]
+    picked = {**base, "model": {**base["model"], "kernel_size": best["kernel_size"], "filters": best["filters"]}}
+    return filter_runs, keras_grid_search("04_cnn_grid_000", picked, configs.CNN_GRID_000_DROPOUT)
