@@ -119,6 +119,7 @@ def test_readme_headline_is_rewritten_between_markers_only(tmp_path):
     summary.write_readme_headline(table, best, claims, readme)
     text = readme.read_text()
     assert text.startswith("intro\n<!-- headline:start -->\nChosen on validation")
+    assert "after earlier test scores had been seen" in text  # the selection protocols, disclosed
     assert text.endswith("<!-- headline:end -->\nrest\n")
     assert "0.9200 ± 0.0141" in text and "| 004: final CNN (5 fold models)" in text
     assert ("our best NumPy MLP reaches **0.9073** test accuracy after 50.2 minutes of training on the 2-core CPU "
