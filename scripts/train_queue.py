@@ -8,7 +8,7 @@ GROUP: 000 (report 000's two CNNs), 001 (report 001's deep CNN), 004base (report
 baselines), 004depth (its 2 to 4-block CNNs), 004opt (its optimizer settings at its budget), 004cap (its capacity
 networks at its budget), 004arch (its picked MLPs and our screen's best, at its budget); the CNN grids trained to a
 plateau on a class-balanced part of the training split: 000grid (report 000's filter grid, then its dropout grid on
-the filters that won), 004grid (report 004's Talos grid).
+the filters best on mean validation accuracy, 3 seeds each), 004grid (report 004's Talos grid).
 """
 
 from __future__ import annotations

@@ -63,8 +63,7 @@ def test_keras_cnn_config():
     ("03b_optimizer_as_reported_004", configs.opt_004_as_reported_configs()["SGD + Nesterov, batch 256"]),
     ("04_cnn_000", configs.cnn_000_configs(full=False)["tuned: 8 filters of 3 x 3"]),
     ("04_cnn_base_004", configs.cnn_base_004_configs(full=False)["+ batch norm + dropout 0.25"]),
-    ("04_cnn_grid_000", configs.keras_cnn_config(3, full=False, subset=True, filters=[8, 8], kernel_size=3,
-                                                 dense=[128, 128])),
+    ("04_cnn_grid_000", configs.cnn_grid_000_base(full=False)),
     ("03b_optimizer_004", {**configs.keras_mlp_config([768], dropout=0.3, full=False, max_epochs=12,
                                                       optimizer=configs.REPORT_004_OPTIMIZERS["SGD + Nesterov"])}),
     ("03b_architecture_004", {**configs.arch_004_screen_config(full=False), "model": {
@@ -166,21 +165,24 @@ def test_cnn_grid_bases_and_grids():
     assert len(configs.CNN_GRID_004["model.filters"]) * len(configs.CNN_GRID_004["model.dropout"]) == 15
 
 
-def test_cnn_grids_000_picks_the_dropout_grids_filters_on_validation(monkeypatch):
+def test_cnn_grids_000_picks_the_dropout_grids_filters_on_mean_validation_over_seeds(monkeypatch):
     calls = []
 
-    def fake_search(experiment, base, grid):  # the first grid's best: 16 filters of 5 x 5
+    def fake_search(experiment, base, grid):  # seed 0 favours 8 filters of 3 x 3, the mean 16 filters of 5 x 5
         calls.append((experiment, base, grid))
+        best = (5, 16) if base["seed"] else (3, 8)
         return [{"config": {**base, "model": {**base["model"], "kernel_size": k, "filters": [f, f]}},
-                 "val_accuracy": 0.9 if (k, f) == (5, 16) else 0.8, "val_loss": 0.3} for k in (3, 5) for f in (8, 16)]
+                 "status": "ok", "val_accuracy": 0.9 if (k, f) == best else 0.8, "val_loss": 0.3}
+                for k in (3, 5) for f in (8, 16)]
 
     monkeypatch.setattr(search, "keras_grid_search", fake_search)
-    filter_runs, dropout_runs = search.cnn_grids_000(full=False)
-    assert len(filter_runs) == len(dropout_runs) == 4
-    (_, first, grid_a), (_, second, grid_b) = calls
-    assert first == configs.cnn_grid_000_base(full=False) and grid_a == configs.CNN_GRID_000_FILTERS
+    filter_runs, dropout_runs = search.cnn_grids_000(full=False, seeds=(0, 1, 2))
+    assert len(filter_runs) == len(dropout_runs) == 12
+    assert [base["seed"] for _, base, _ in calls] == [0, 1, 2, 0, 1, 2]
+    first, second = calls[0][1], calls[3][1]
+    assert first == configs.cnn_grid_000_base(full=False) and calls[0][2] == configs.CNN_GRID_000_FILTERS
     assert second["model"]["kernel_size"] == 5 and second["model"]["filters"] == [16, 16]
-    assert grid_b == configs.CNN_GRID_000_DROPOUT
+    assert all(grid == configs.CNN_GRID_000_DROPOUT for _, _, grid in calls[3:])
 
 
 def test_train_queue_grid_groups(monkeypatch):
